@@ -1,0 +1,37 @@
+# The README's two commands: `make demo` and `make test`. Both build the virtualenv themselves.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: venv test demo bench simulator clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev,s3]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Run the whole test suite (unit, simulator, hooks, triggers, DAGs with dag.test(), moto S3).
+test: $(STAMP)
+	$(BIN)/python -m pytest -m "not deployment" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m deployment $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+## Start the simulator, run every example DAG end to end, write reports under demo-output/.
+demo: $(STAMP)
+	$(BIN)/python -m airflow_report_provider.demo
+
+## Streaming and trigger-scale benchmarks (figures and ratios against baselines measured in the same run).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_transfer.py
+	$(BIN)/python benchmarks/bench_triggers.py
+
+## Run the API simulator in the foreground on port 8080.
+simulator: $(STAMP)
+	$(BIN)/python -m airflow_report_provider.simulator --port 8080
+
+clean:
+	rm -rf $(VENV) .airflow-home demo-output .pytest_cache

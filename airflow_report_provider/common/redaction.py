@@ -1,0 +1,29 @@
+"""Keep secrets out of logs, XCom and errors."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+
+def redact_url(url: str) -> str:
+    """The URL without its query string and credentials: pre-signed URLs carry their signature there."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    query = "<redacted>" if parts.query else ""
+    return urlunsplit((parts.scheme, host, parts.path, query, ""))
+
+
+def mask_secret(value: str | None) -> None:
+    """Register a secret with Airflow's masker so it never shows in task logs (no-op outside Airflow)."""
+    if not value:
+        return
+    try:
+        from airflow.sdk.log import mask_secret as _mask
+    except Exception:  # pragma: no cover - Airflow missing or too old
+        try:
+            from airflow.sdk.execution_time.secrets_masker import mask_secret as _mask  # type: ignore
+        except Exception:
+            return
+    _mask(value)

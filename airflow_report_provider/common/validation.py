@@ -1,0 +1,96 @@
+"""Small validators shared by the protocol modules; each raises :class:`ReportValidationError` naming the field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from airflow_report_provider.common.exceptions import ReportValidationError
+
+
+def string_list(field: str, value: Any, *, required: bool = False) -> list[str]:
+    """A list of non-empty strings (ints are accepted and turned into strings).
+
+    A plain string is refused: a templated list that rendered as text (``"['1', '2']"``) is a classic mistake.
+    """
+    if value is None or (isinstance(value, (list, tuple, set)) and not value):
+        if required:
+            raise ReportValidationError(field, "is required and must be a non-empty list")
+        return []
+    if isinstance(value, (str, bytes)):
+        raise ReportValidationError(
+            field,
+            "must be a list, not a string (a templated list renders as text unless the DAG sets "
+            "render_template_as_native_obj=True)",
+            value,
+        )
+    if not isinstance(value, Iterable):
+        raise ReportValidationError(field, "must be a list", value)
+    items: list[str] = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, (str, int)) or str(item).strip() == "":
+            raise ReportValidationError(field, "items must be non-empty strings or integers", item)
+        items.append(str(item).strip())
+    return items
+
+
+def parse_datetime(field: str, value: Any) -> datetime | None:
+    """An aware UTC datetime from a datetime or an ISO-8601 string; naive values are taken as UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise ReportValidationError(field, "must be an ISO-8601 date-time such as 2026-11-24T00:00:00Z", value) from None
+    else:
+        raise ReportValidationError(field, "must be an ISO-8601 string or a datetime", value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    utc = parsed.astimezone(timezone.utc)
+    # A plain datetime: pendulum subclasses lose their zone in arithmetic with the stdlib UTC zone.
+    return datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, tzinfo=timezone.utc)
+
+
+def format_utc(value: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SSZ`` (whole seconds, UTC)."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_ZONES: set[str] | None = None
+
+
+def iana_timezone(field: str, value: Any) -> str:
+    """An IANA time-zone name such as ``Europe/Paris`` (``UTC`` included)."""
+    global _ZONES
+    if not isinstance(value, str) or not value.strip():
+        raise ReportValidationError(field, "must be an IANA time-zone name such as 'Europe/Paris'", value)
+    name = value.strip()
+    if _ZONES is None:
+        _ZONES = available_timezones() | {"UTC"}
+    if name not in _ZONES:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ReportValidationError(field, "is not a time zone of the IANA database", value) from None
+    return name
+
+
+def integer(field: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """An int (numeric strings from templates are accepted) within optional bounds."""
+    if isinstance(value, bool):
+        raise ReportValidationError(field, "must be an integer", value)
+    try:
+        number = int(str(value).strip()) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        raise ReportValidationError(field, "must be an integer", value) from None
+    if isinstance(value, float) and value != number:
+        raise ReportValidationError(field, "must be a whole number", value)
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        raise ReportValidationError(field, f"must be between {minimum} and {maximum}", value)
+    return number

@@ -1,0 +1,127 @@
+"""Provider metadata read by Airflow through the ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_report_provider import __version__
+
+_PACKAGE = "airflow_report_provider"
+
+_COMMON_FIELDS = {
+    "max_calls_per_minute": {
+        "label": "Max calls per minute",
+        "description": "Client-side rate limit for this credential (0 = none; default: the API's documented rate)",
+        "schema": {"type": ["number", "null"]},
+    },
+    "verify_ssl": {
+        "label": "Verify TLS certificates",
+        "schema": {"type": ["boolean", "null"], "default": True},
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Connection types, hooks, operators, sensors, triggers and transfers of this provider."""
+    return {
+        "package-name": "airflow-report-provider",
+        "name": "Report APIs (Criteo MPO, Walmart Marketplace)",
+        "description": "Pull reports from asynchronous report APIs into object storage: Criteo Marketplace "
+        "Performance Outcomes real-time exports and Walmart Marketplace on-request reports.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Criteo Marketplace Performance Outcomes",
+                "external-doc-url": "https://developers.criteo.com/",
+                "tags": ["service"],
+            },
+            {
+                "integration-name": "Walmart Marketplace",
+                "external-doc-url": "https://developer.walmart.com/",
+                "tags": ["service"],
+            },
+        ],
+        "connection-types": [
+            {
+                "connection-type": "criteo_mpo",
+                "hook-class-name": f"{_PACKAGE}.hooks.criteo_mpo.CriteoMpoHook",
+                "hook-name": "Criteo MPO",
+                "conn-fields": {
+                    "api_version": {
+                        "label": "API version",
+                        "description": "preview (default), experimental, or a dated version such as 2027-01",
+                        "schema": {"type": ["string", "null"], "default": "preview"},
+                    },
+                    **_COMMON_FIELDS,
+                },
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port"],
+                    "relabeling": {"host": "API base URL", "login": "Client ID", "password": "Client secret"},
+                    "placeholders": {
+                        "host": "https://api.criteo.com",
+                        "login": "your Criteo application's client id",
+                        "password": "your Criteo application's client secret",
+                    },
+                },
+            },
+            {
+                "connection-type": "walmart_marketplace",
+                "hook-class-name": f"{_PACKAGE}.hooks.walmart.WalmartMarketplaceHook",
+                "hook-name": "Walmart Marketplace",
+                "conn-fields": {
+                    "service_name": {
+                        "label": "Service name (WM_SVC.NAME)",
+                        "schema": {"type": ["string", "null"], "default": "Walmart Marketplace"},
+                    },
+                    "channel_type": {
+                        "label": "Channel type (WM_CONSUMER.CHANNEL.TYPE)",
+                        "description": "For solution providers; leave empty otherwise",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "market": {
+                        "label": "Market (WM_MARKET)",
+                        "description": "us, ca, mx or cl; leave empty for the US marketplace",
+                        "schema": {"type": ["string", "null"], "enum": [None, "us", "ca", "mx", "cl"]},
+                    },
+                    **_COMMON_FIELDS,
+                },
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port"],
+                    "relabeling": {"host": "API base URL", "login": "Client ID", "password": "Client secret"},
+                    "placeholders": {
+                        "host": "https://marketplace.walmartapis.com",
+                        "login": "your Walmart Marketplace client id",
+                        "password": "your Walmart Marketplace client secret",
+                    },
+                },
+            },
+        ],
+        "hooks": [
+            {"integration-name": "Criteo Marketplace Performance Outcomes", "python-modules": [f"{_PACKAGE}.hooks.criteo_mpo"]},
+            {"integration-name": "Walmart Marketplace", "python-modules": [f"{_PACKAGE}.hooks.walmart"]},
+        ],
+        "operators": [
+            {"integration-name": "Criteo Marketplace Performance Outcomes", "python-modules": [f"{_PACKAGE}.operators.criteo_mpo"]},
+            {"integration-name": "Walmart Marketplace", "python-modules": [f"{_PACKAGE}.operators.walmart"]},
+        ],
+        "sensors": [
+            {"integration-name": "Criteo Marketplace Performance Outcomes", "python-modules": [f"{_PACKAGE}.sensors.criteo_mpo"]},
+            {"integration-name": "Walmart Marketplace", "python-modules": [f"{_PACKAGE}.sensors.walmart"]},
+        ],
+        "triggers": [
+            {"integration-name": "Criteo Marketplace Performance Outcomes", "python-modules": [f"{_PACKAGE}.triggers.criteo_mpo"]},
+            {"integration-name": "Walmart Marketplace", "python-modules": [f"{_PACKAGE}.triggers.walmart"]},
+        ],
+        "transfers": [
+            {
+                "source-integration-name": "Criteo Marketplace Performance Outcomes",
+                "target-integration-name": "Common IO",
+                "python-module": f"{_PACKAGE}.transfers.criteo_mpo_to_object_storage",
+            },
+            {
+                "source-integration-name": "Walmart Marketplace",
+                "target-integration-name": "Common IO",
+                "python-module": f"{_PACKAGE}.transfers.walmart_to_object_storage",
+            },
+        ],
+    }

@@ -1,0 +1,214 @@
+"""Hooks for Walmart Marketplace on-request reports.
+
+Both hooks drive :mod:`airflow_report_provider.apis.walmart` through the shared transports. Creating a report
+request reattaches to a matching request of the last hour instead of spending the one-per-type-per-hour quota
+twice; the pre-signed download URL is asked for right before downloading and again when it has expired.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from airflow_report_provider.apis.walmart import (
+    WALMART_DEFAULT_HOST,
+    WALMART_DEFAULT_SERVICE_NAME,
+    WalmartDownloadLink,
+    WalmartProtocol,
+    WalmartReportRequest,
+    find_reusable_request,
+    validate_request_id,
+)
+from airflow_report_provider.common.exceptions import ApiError, RateLimitedError, ServerError, TransportError
+from airflow_report_provider.common.redaction import redact_url
+from airflow_report_provider.common.states import ReportStatus
+from airflow_report_provider.common.streaming import ByteOpener, OpenedBody
+from airflow_report_provider.common.transport import DEFAULT_CHUNK_SIZE
+from airflow_report_provider.hooks.base import ConnectionSettings, ReportApiAsyncHook, ReportApiHook
+
+#: Requests created within this many seconds are reused instead of creating another (one per type per hour).
+REUSE_WINDOW_SECONDS = 3600
+
+
+class _WalmartConnection:
+    """Connection metadata and protocol construction shared by the sync and async hooks."""
+
+    conn_name_attr = "walmart_conn_id"
+    default_conn_name = "walmart_marketplace_default"
+    conn_type = "walmart_marketplace"
+    hook_name = "Walmart Marketplace"
+    default_host = WALMART_DEFAULT_HOST
+
+    def build_protocol(self, settings: ConnectionSettings) -> WalmartProtocol:
+        extra = settings.extra
+        return WalmartProtocol(
+            host=settings.credentials.host,
+            service_name=str(extra.get("service_name") or WALMART_DEFAULT_SERVICE_NAME),
+            channel_type=extra.get("channel_type") or None,
+            market=extra.get("market") or None,
+        )
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {
+            "hidden_fields": ["schema", "port"],
+            "relabeling": {"host": "API base URL", "login": "Client ID", "password": "Client secret"},
+            "placeholders": {"host": WALMART_DEFAULT_HOST, "extra": '{"service_name": "Walmart Marketplace"}'},
+        }
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class WalmartMarketplaceHook(_WalmartConnection, ReportApiHook):
+    """Blocking hook: create (or reuse) report requests, read status, list, and stream the report file.
+
+    :param walmart_conn_id: a ``walmart_marketplace`` connection (host, client id as login, secret as password).
+    """
+
+    def __init__(self, walmart_conn_id: str = "walmart_marketplace_default", **kwargs: Any) -> None:
+        super().__init__(walmart_conn_id, **kwargs)
+        self.walmart_conn_id = self.conn_id
+
+    @property
+    def walmart(self) -> WalmartProtocol:
+        return self.protocol  # type: ignore[return-value]
+
+    # -- requests ---------------------------------------------------------------------------------------------
+    def create_report_request(self, report: WalmartReportRequest, *, reuse: bool = True) -> ReportStatus:
+        """A request for this report: a matching one of the last hour when ``reuse``, else a new one.
+
+        The create POST is never re-sent: after a 429 (hourly quota), a 5xx or a cut connection the recent
+        requests are listed again and a match is reused; otherwise the error is raised.
+        """
+        if reuse:
+            found = self.find_recent_request(report)
+            if found is not None:
+                self.log.info("Reusing report request %s (%s) made within the hour", found.job_id, found.raw_status)
+                return found
+        try:
+            return self.walmart.parse_request(self.get_conn().send(self.walmart.create_request(report)))
+        except (RateLimitedError, ServerError, TransportError) as exc:
+            found = self.find_recent_request(report)
+            if found is not None:
+                self.log.info("Create answered %s; reusing request %s made within the hour", type(exc).__name__, found.job_id)
+                return found
+            raise
+
+    def find_recent_request(self, report: WalmartReportRequest, now: datetime | None = None) -> ReportStatus | None:
+        """The newest non-ERROR request of the same type, version and body submitted within the hour."""
+        now = now or _now()
+        candidates = self.list_report_requests(
+            report_type=report.report_type,
+            report_version=report.report_version,
+            submitted_after=now - timedelta(seconds=REUSE_WINDOW_SECONDS),
+        )
+        return find_reusable_request(candidates, report, now, REUSE_WINDOW_SECONDS)
+
+    def get_request_status(self, request_id: str) -> ReportStatus:
+        """The request's status (RECEIVED, INPROGRESS, READY, ERROR, ...)."""
+        request_id = validate_request_id(request_id)
+        return self.walmart.parse_request(self.get_conn().send(self.walmart.status_request(request_id)))
+
+    def list_report_requests(self, **filters: Any) -> list[ReportStatus]:
+        """Every request matching the filters, following ``nextCursor`` through all pages."""
+        transport = self.get_conn()
+        found: list[ReportStatus] = []
+        request = self.walmart.list_request(**filters)
+        while True:
+            page, cursor = self.walmart.parse_list(transport.send(request))
+            found.extend(page)
+            if not cursor:
+                return found
+            request = self.walmart.list_request(cursor=cursor)
+
+    # -- download ---------------------------------------------------------------------------------------------
+    def get_download_links(self, request_id: str) -> list[WalmartDownloadLink]:
+        """Fresh pre-signed URL(s) of a READY report (short-lived: ask right before downloading)."""
+        request_id = validate_request_id(request_id)
+        return self.walmart.parse_download(self.get_conn().send(self.walmart.download_url_request(request_id)))
+
+    def open_download(self, request_id: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> ByteOpener:
+        """An opener of the report file for the streaming writer.
+
+        Each open asks for a new URL when the last one has expired, and once more when the blob store refuses
+        the URL; resumed opens ask for HTTP Range.
+        """
+        transport = self.get_conn()
+        links: list[WalmartDownloadLink] = []
+
+        def fresh_link(force: bool = False) -> WalmartDownloadLink:
+            if force or not links or links[0].is_expired(_now()):
+                renewed = self.get_download_links(request_id)
+                if len(renewed) > 1:
+                    self.log.warning("Report %s is split into %d files; this download takes the first", request_id, len(renewed))
+                links[:] = renewed[:1]
+                self.log.info("Download URL for %s: %s (expires %s)", request_id, links[0].redacted, links[0].expires_at)
+            return links[0]
+
+        @contextlib.contextmanager
+        def opener(offset: int) -> Iterator[OpenedBody]:
+            def open_with(link: WalmartDownloadLink) -> contextlib.AbstractContextManager[OpenedBody]:
+                return transport.open_stream(self.walmart.blob_request(link), offset=offset, chunk_size=chunk_size)
+
+            with contextlib.ExitStack() as stack:
+                link = fresh_link()
+                try:
+                    body = stack.enter_context(open_with(link))
+                except ApiError as exc:
+                    if exc.status not in (401, 403):
+                        raise
+                    self.log.info("The blob store refused %s (HTTP %s); asking for a new URL", redact_url(link.url), exc.status)
+                    body = stack.enter_context(open_with(fresh_link(force=True)))
+                yield body
+
+        return opener
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Fetch a token and read its detail (``/v3/token/detail``)."""
+        try:
+            self.get_conn().send(self.walmart.token_detail_request())
+        except Exception as exc:
+            return False, str(exc)
+        return True, "Connection to Walmart Marketplace succeeded"
+
+
+class WalmartMarketplaceAsyncHook(_WalmartConnection, ReportApiAsyncHook):
+    """Non-blocking hook used by triggers: status calls over the loop's shared aiohttp session.
+
+    :param walmart_conn_id: a ``walmart_marketplace`` connection.
+    """
+
+    def __init__(self, walmart_conn_id: str = "walmart_marketplace_default", **kwargs: Any) -> None:
+        super().__init__(walmart_conn_id, **kwargs)
+        self.walmart_conn_id = self.conn_id
+
+    async def get_request_status(self, request_id: str) -> ReportStatus:
+        """The request's status."""
+        request_id = validate_request_id(request_id)
+        transport = await self.get_transport()
+        return self.protocol.parse_request(await transport.send(self.protocol.status_request(request_id)))  # type: ignore[attr-defined]
+
+    async def get_download_links(self, request_id: str) -> list[WalmartDownloadLink]:
+        """Fresh pre-signed URL(s) of a READY report."""
+        request_id = validate_request_id(request_id)
+        transport = await self.get_transport()
+        return self.protocol.parse_download(await transport.send(self.protocol.download_url_request(request_id)))  # type: ignore[attr-defined]
+
+    async def iter_report_file(self, request_id: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+        """The report file (zip, gzip or plain, as served) in bounded chunks."""
+        links = await self.get_download_links(request_id)
+        transport = await self.get_transport()
+        async for chunk in transport.iter_download(self.protocol.blob_request(links[0]), chunk_size):  # type: ignore[attr-defined]
+            yield chunk
+
+    async def test_connection(self) -> tuple[bool, str]:
+        try:
+            transport = await self.get_transport()
+            await transport.send(self.protocol.token_detail_request())  # type: ignore[attr-defined]
+        except Exception as exc:
+            return False, str(exc)
+        return True, "Connection to Walmart Marketplace succeeded"

@@ -1,0 +1,202 @@
+"""Operator that creates (or reuses) a Walmart on-request report request, optionally waiting for it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_report_provider.apis.walmart import WINDOWED_REPORT_TYPES, WalmartReportRequest
+from airflow_report_provider.common.exceptions import ReportProviderError, ReportValidationError
+from airflow_report_provider.common.states import ReportState, ReportStatus
+from airflow_report_provider.common.windows import is_past_interval, resolve_window, walmart_window_body
+from airflow_report_provider.hooks.walmart import WalmartMarketplaceHook
+from airflow_report_provider.operators.base import ReportJobWaitMixin, default_deferrable, fail_task
+from airflow_report_provider.triggers.walmart import WalmartReportTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+WALMART_REPORT_FIELDS: Sequence[str] = ("report_type", "report_version", "request_body")
+
+
+def _is_templated(value: Any) -> bool:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else value
+    return "{{" in text or "{%" in text
+
+
+class WalmartReportMixin(ReportJobWaitMixin):
+    """Report parameters, window defaults and request reuse shared by the Walmart operators."""
+
+    trigger_class = WalmartReportTrigger
+    job_id_field = "request_id"
+    state_store_key = "walmart_request_id"
+
+    def _init_report_params(
+        self,
+        *,
+        report_type: str | None,
+        report_version: str | None,
+        request_body: Any,
+        walmart_conn_id: str,
+        reuse_existing: bool,
+        use_data_interval: bool,
+        deferrable: bool,
+        poll_interval: float | None,
+        max_poll_interval: float | None,
+        timeout: Any,
+        check_static: bool = True,
+    ) -> None:
+        self.report_type = report_type
+        self.report_version = report_version
+        self.request_body = request_body
+        self.walmart_conn_id = walmart_conn_id
+        self.reuse_existing = reuse_existing
+        self.use_data_interval = use_data_interval
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.max_poll_interval = max_poll_interval
+        self.timeout = timeout
+        if check_static and not any(_is_templated(v) for v in (report_type, report_version, request_body)):
+            WalmartReportRequest.build(report_type=report_type, report_version=report_version, request_body=request_body)
+
+    def _is_windowed(self) -> bool:
+        return str(self.report_type or "").upper() in WINDOWED_REPORT_TYPES
+
+    def request_body_for_run(self, context: Context) -> Any:
+        """The body to send: the user's, with the run's data interval as dataStartTime / dataEndTime for
+        windowed report types that do not set them."""
+        body = self.request_body
+        if isinstance(body, str) and body.strip().startswith("{"):
+            try:
+                body = json.loads(body)
+            except ValueError:
+                raise ReportValidationError("request_body", "is not a valid JSON object", body) from None
+        if not self.use_data_interval:
+            return body
+        start, end = context.get("data_interval_start"), context.get("data_interval_end")
+        if self._is_windowed():
+            if isinstance(body, dict) and ("dataStartTime" in body or "dataEndTime" in body):
+                return body
+            window = resolve_window(data_interval_start=start, data_interval_end=end)
+            if window is None:
+                return body
+            self.log.info("Report window from the data interval: %s", window)
+            return {**(body or {}), **walmart_window_body(window)}
+        if end is not None and is_past_interval(end, datetime.now(timezone.utc)):
+            self.log.warning(
+                "%s is a snapshot report: it describes the catalogue now, not the data interval ending %s. "
+                "A backfilled run gets today's snapshot.",
+                self.report_type,
+                end,
+            )
+        return body
+
+    def build_report(self, context: Context) -> WalmartReportRequest:
+        """Validated request for this run (raises before any HTTP call; not retried by Airflow)."""
+        try:
+            return WalmartReportRequest.build(
+                report_type=self.report_type,
+                report_version=self.report_version,
+                request_body=self.request_body_for_run(context),
+            )
+        except ReportValidationError as exc:
+            raise fail_task(exc) from exc
+
+    # -- hooks ------------------------------------------------------------------------------------------------
+    def conn_id_value(self) -> str:
+        return self.walmart_conn_id
+
+    @property
+    def hook(self) -> WalmartMarketplaceHook:
+        if getattr(self, "_hook", None) is None:
+            self._hook = WalmartMarketplaceHook(walmart_conn_id=self.walmart_conn_id)
+        return self._hook
+
+    def sync_status(self, job_id: str) -> ReportStatus:
+        return self.hook.get_request_status(job_id)
+
+    def submit(self, context: Context, report: WalmartReportRequest) -> ReportStatus:
+        """This task's request from an earlier try, a matching request of the last hour, or a new one."""
+        previous = self.remembered_job(context)
+        if previous is not None:
+            return self.hook.get_request_status(previous)
+        self.log.info("Requesting Walmart report %s %s", report.report_type, report.report_version)
+        try:
+            status = self.hook.create_report_request(report, reuse=self.reuse_existing)
+        except ReportProviderError as exc:
+            raise fail_task(exc) from exc
+        self.remember_job(context, status.job_id)
+        self.log.info("Report request %s is %s", status.job_id, status.raw_status)
+        return status
+
+
+class WalmartCreateReportRequestOperator(WalmartReportMixin, BaseOperator):
+    """Create a Walmart on-request report request and return its request id (XCom).
+
+    Walmart allows one request per report type per hour: a matching request (same type, version and body)
+    made within the hour is reused instead (``reuse_existing``), and a retried task reattaches to its own.
+    With ``wait_for_completion`` it also waits until READY, deferring when ``deferrable``.
+
+    :param report_type: e.g. ``ITEM``, ``INVENTORY``, ``ITEM_PERFORMANCE`` (free string).
+    :param report_version: e.g. ``v4`` (free string).
+    :param request_body: optional body: rowFilters, excludeColumns, dataStartTime, dataEndTime, dateGranularity.
+    :param use_data_interval: fill dataStartTime / dataEndTime of windowed types from the data interval.
+    :param walmart_conn_id: the ``walmart_marketplace`` connection.
+    :param wait_for_completion: wait until READY before succeeding.
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param poll_interval: seconds between polls (default 60 s backing off to 5 minutes).
+    :param timeout: seconds (or timedelta) to wait before failing (default 2 hours).
+    """
+
+    template_fields: Sequence[str] = (*WALMART_REPORT_FIELDS, "walmart_conn_id")
+    template_fields_renderers = {"request_body": "json"}
+    ui_color = "#cfe3f7"
+
+    def __init__(
+        self,
+        *,
+        report_type: str,
+        report_version: str,
+        request_body: Any = None,
+        walmart_conn_id: str = "walmart_marketplace_default",
+        reuse_existing: bool = True,
+        use_data_interval: bool = True,
+        wait_for_completion: bool = False,
+        deferrable: bool = default_deferrable(),
+        poll_interval: float | None = None,
+        max_poll_interval: float | None = None,
+        timeout: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.wait_for_completion = wait_for_completion
+        self._init_report_params(
+            report_type=report_type,
+            report_version=report_version,
+            request_body=request_body,
+            walmart_conn_id=walmart_conn_id,
+            reuse_existing=reuse_existing,
+            use_data_interval=use_data_interval,
+            deferrable=deferrable,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            timeout=timeout,
+        )
+
+    def execute(self, context: Context) -> str:
+        status = self.submit(context, self.build_report(context))
+        if status.state is ReportState.FAILED:
+            self.check_event({"status": "failed", "request_id": status.job_id, "message": status.message or status.raw_status})
+        if not self.wait_for_completion or status.state is ReportState.SUCCEEDED:
+            return status.job_id
+        if self.deferrable:
+            self.defer_until_done(status.job_id, "execute_complete")
+        return self.check_event(self.wait_blocking(status.job_id))
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
+        """Resume after the trigger: fail with the request's status and description unless READY."""
+        return self.check_event(event)

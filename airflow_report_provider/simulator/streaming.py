@@ -1,0 +1,88 @@
+"""Sending bodies: single `Range: bytes=` support (206/416) and cut connections for fault injection."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from aiohttp import web
+
+from .body import Body
+
+_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+
+
+def parse_range(header: str | None, length: int) -> tuple[int, int] | None | str:
+    """(start, end_exclusive) for one satisfiable byte range, None to send everything, "unsatisfiable"."""
+    if not header:
+        return None
+    m = _RANGE.match(header)
+    if not m or (not m.group(1) and not m.group(2)):
+        return None  # malformed or multi-range: ignored, as RFC 9110 allows
+    first, last = m.group(1), m.group(2)
+    if first:
+        start = int(first)
+        end = min(length, int(last) + 1) if last else length
+        if last and int(last) < start:
+            return None
+    else:
+        start, end = max(0, length - int(last)), length
+    if start >= length or start >= end:
+        return "unsatisfiable"
+    return start, end
+
+
+async def send_body(
+    request: web.Request,
+    body: Body,
+    content_type: str,
+    *,
+    headers: dict[str, str] | None = None,
+    range_support: bool = True,
+    chunk: int = 65536,
+    cut_after: int | None = None,
+    unsatisfiable: Callable[[int], web.StreamResponse] | None = None,
+) -> web.StreamResponse:
+    """Stream `body` (200, or 206 for a satisfiable Range when `range_support`), optionally cut after N bytes."""
+    span = parse_range(request.headers.get("Range"), body.length) if range_support else None
+    if span == "unsatisfiable":
+        if unsatisfiable is not None:
+            return unsatisfiable(body.length)
+        return web.Response(status=416, headers={"Content-Range": f"bytes */{body.length}"})
+    resp = web.StreamResponse(status=200, headers=headers or {})
+    resp.content_type = content_type
+    start, end = 0, body.length
+    if isinstance(span, tuple):
+        start, end = span
+        resp.set_status(206)
+        resp.headers["Content-Range"] = f"bytes {start}-{end - 1}/{body.length}"
+    if range_support:
+        resp.headers["Accept-Ranges"] = "bytes"
+    resp.content_length = end - start
+    await resp.prepare(request)
+    if cut_after is not None:
+        end = min(end, start + cut_after)
+    for piece in body.iter_range(start, end, max(1024, chunk)):
+        await resp.write(piece)
+    if cut_after is not None:
+        cut(request)
+        return resp
+    await resp.write_eof()
+    return resp
+
+
+def cut(request: web.Request) -> None:
+    """Close the connection after flushing what was written: the client sees a short body."""
+    if request.transport is not None:
+        request.transport.close()
+
+
+async def cut_response(request: web.Request, resp: web.Response, n: int) -> web.StreamResponse:
+    """Send `resp`'s status and headers with its full Content-Length, then `n` body bytes, then close."""
+    body = resp.body if isinstance(resp.body, (bytes, bytearray)) else (resp.text or "").encode()
+    out = web.StreamResponse(status=resp.status, reason=resp.reason, headers=resp.headers)
+    out.content_length = len(body)
+    await out.prepare(request)
+    await out.write(bytes(body[:n]))
+    cut(request)
+    return out

@@ -1,0 +1,97 @@
+"""Destination handling shared by the transfer operators of every API.
+
+The bytes go through the one streaming writer (:func:`common.streaming.stream_to_object_storage`): bounded chunks,
+atomic publication, length check, optional gzip, sha256, resume, progress lines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_report_provider.common.exceptions import ReportValidationError
+from airflow_report_provider.common.streaming import (
+    COMPRESSIONS,
+    DEFAULT_CHUNK_SIZE,
+    ByteOpener,
+    stream_to_object_storage,
+)
+
+TRANSFER_TEMPLATE_FIELDS = ("destination",)
+
+
+def check_destination(destination: Any) -> Any:
+    """An ObjectStoragePath for ``destination``; a clear error naming the field when it is not usable."""
+    from airflow.sdk import ObjectStoragePath
+
+    if isinstance(destination, ObjectStoragePath):
+        path = destination
+    elif isinstance(destination, str) and destination.strip():
+        text = destination.strip()
+        if "://" not in text:
+            if not text.startswith("/"):
+                raise ReportValidationError("destination", "must be an object-storage URL (s3://, gs://, file:///...) or an absolute path", destination)
+            text = f"file://{text}"
+        try:
+            path = ObjectStoragePath(text)
+        except Exception as exc:
+            raise ReportValidationError("destination", f"is not a usable object-storage URL ({type(exc).__name__})", destination) from None
+    else:
+        raise ReportValidationError("destination", "is required: an object-storage URL or ObjectStoragePath", destination)
+    if str(path).endswith("/"):
+        raise ReportValidationError("destination", "must name a file, not a directory", str(path))
+    return path
+
+
+class ObjectStorageTransferMixin:
+    """Parameters and the write step of a transfer operator."""
+
+    log: Any
+
+    def _init_transfer(
+        self,
+        *,
+        destination: Any,
+        compression: str | None,
+        chunk_size: int,
+        block_size: int | None,
+        max_download_attempts: int,
+        progress_interval: float,
+    ) -> None:
+        self.destination = destination
+        self.compression = compression
+        self.chunk_size = chunk_size
+        self.block_size = block_size
+        self.max_download_attempts = max_download_attempts
+        self.progress_interval = progress_interval
+        if compression is not None and compression not in COMPRESSIONS:
+            raise ReportValidationError("compression", f"must be one of {', '.join(COMPRESSIONS)} or None", compression)
+        if isinstance(destination, str) and "{{" not in destination and "{%" not in destination:
+            check_destination(destination)
+
+    def check_transfer_params(self) -> Any:
+        """Validate the rendered destination before any HTTP call."""
+        return check_destination(self.destination)
+
+    def write_report(self, opener: ByteOpener, description: str, **extra: Any) -> dict[str, Any]:
+        """Stream the opener's bytes to the destination; the XCom dict (uri, bytes, sha256, ...) plus ``extra``."""
+        result = stream_to_object_storage(
+            opener,
+            check_destination(self.destination),
+            compression=self.compression,
+            chunk_size=self.chunk_size,
+            block_size=self.block_size,
+            max_attempts=self.max_download_attempts,
+            progress_interval=self.progress_interval,
+            log=self.log,
+            description=description,
+        )
+        return {**result.as_xcom(), **extra}
+
+
+DEFAULT_TRANSFER_KWARGS: dict[str, Any] = {
+    "compression": None,
+    "chunk_size": DEFAULT_CHUNK_SIZE,
+    "block_size": None,
+    "max_download_attempts": 3,
+    "progress_interval": 5.0,
+}

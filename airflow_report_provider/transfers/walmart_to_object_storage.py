@@ -1,0 +1,158 @@
+"""Transfer a Walmart on-request report into object storage."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_report_provider.apis.walmart import validate_request_id
+from airflow_report_provider.common.archives import inspect_report_file, open_report_member
+from airflow_report_provider.common.exceptions import ReportProviderError, ReportValidationError
+from airflow_report_provider.common.states import ReportState
+from airflow_report_provider.common.streaming import DEFAULT_CHUNK_SIZE, file_opener, stream_to_local_file
+from airflow_report_provider.operators.base import default_deferrable, fail_task
+from airflow_report_provider.operators.walmart import WALMART_REPORT_FIELDS, WalmartReportMixin
+from airflow_report_provider.transfers.base import ObjectStorageTransferMixin
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class WalmartReportToObjectStorageOperator(WalmartReportMixin, ObjectStorageTransferMixin, BaseOperator):
+    """Request a Walmart report (or take ``request_id``), wait until READY, stream the file to ``destination``.
+
+    The wait defers to :class:`WalmartReportTrigger` when ``deferrable``. The download URL is asked for right
+    before downloading and again if it expired. By default the CSV inside the ZIP / gzip download is written
+    (detected by magic bytes; the download is spooled to a local temporary file, memory stays bounded);
+    ``unpack=False`` keeps the file as served. Returns ``{"uri", "bytes", "sha256", "request_id", "format", ...}``.
+
+    Report parameters are those of :class:`WalmartCreateReportRequestOperator`; in addition:
+
+    :param destination: object-storage URL or ObjectStoragePath (templated).
+    :param request_id: download this existing request instead of creating one.
+    :param unpack: write the CSV inside a zip / gzip download (default) instead of the file as served.
+    :param strip_bom: drop a UTF-8 byte-order mark at the start of the CSV (default keeps the bytes exact).
+    :param compression: ``"gzip"`` to compress while streaming.
+    :param chunk_size: read size, bytes. :param block_size: object-store write block size, bytes.
+    :param max_download_attempts: opens of the download in total (cut connections resume with HTTP Range).
+    """
+
+    template_fields: Sequence[str] = (*WALMART_REPORT_FIELDS, "walmart_conn_id", "destination", "request_id")
+    template_fields_renderers = {"request_body": "json"}
+    ui_color = "#cfe3f7"
+
+    def __init__(
+        self,
+        *,
+        destination: Any,
+        report_type: str | None = None,
+        report_version: str | None = None,
+        request_body: Any = None,
+        request_id: str | None = None,
+        walmart_conn_id: str = "walmart_marketplace_default",
+        reuse_existing: bool = True,
+        use_data_interval: bool = True,
+        deferrable: bool = default_deferrable(),
+        poll_interval: float | None = None,
+        max_poll_interval: float | None = None,
+        timeout: Any = None,
+        unpack: bool = True,
+        strip_bom: bool = False,
+        compression: str | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        block_size: int | None = None,
+        max_download_attempts: int = 3,
+        progress_interval: float = 5.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.request_id = request_id
+        self.unpack = unpack
+        self.strip_bom = strip_bom
+        self._init_transfer(
+            destination=destination,
+            compression=compression,
+            chunk_size=chunk_size,
+            block_size=block_size,
+            max_download_attempts=max_download_attempts,
+            progress_interval=progress_interval,
+        )
+        self._init_report_params(
+            report_type=report_type,
+            report_version=report_version,
+            request_body=request_body,
+            walmart_conn_id=walmart_conn_id,
+            reuse_existing=reuse_existing,
+            use_data_interval=use_data_interval,
+            deferrable=deferrable,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            timeout=timeout,
+            check_static=request_id is None,
+        )
+
+    def _validate(self) -> None:
+        try:
+            self.check_transfer_params()
+        except ReportValidationError as exc:
+            raise fail_task(exc) from exc
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        self._validate()
+        if self.request_id:
+            try:
+                request_id = validate_request_id(self.request_id)
+            except ReportValidationError as exc:
+                raise fail_task(exc) from exc
+            return self._wait_then_download(request_id)
+        status = self.submit(context, self.build_report(context))
+        if status.state is ReportState.SUCCEEDED:
+            return self.download(status.job_id)
+        if status.state is ReportState.FAILED:
+            self.check_event({"status": "failed", "request_id": status.job_id, "message": status.message or status.raw_status})
+        return self._wait_then_download(status.job_id)
+
+    def _wait_then_download(self, request_id: str) -> dict[str, Any]:
+        if self.deferrable:
+            self.defer_until_done(request_id, "execute_complete")
+        return self.download(self.check_event(self.wait_blocking(request_id)))
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger: download when READY, else fail with the request id and description."""
+        self._validate()
+        return self.download(self.check_event(event))
+
+    def download(self, request_id: str) -> dict[str, Any]:
+        """Stream the report (or the CSV inside it) into the destination; the XCom dict."""
+        description = f"Walmart report {request_id}"
+        try:
+            opener = self.hook.open_download(request_id, self.chunk_size)
+            if not self.unpack:
+                return self.write_report(opener, description, request_id=request_id)
+            with tempfile.TemporaryDirectory(prefix="walmart-report-") as spool_dir:
+                spool = os.path.join(spool_dir, "download")
+                stream_to_local_file(
+                    opener,
+                    spool,
+                    chunk_size=self.chunk_size,
+                    max_attempts=self.max_download_attempts,
+                    progress_interval=self.progress_interval,
+                    log=self.log,
+                    description=f"{description} (download)",
+                )
+                found = inspect_report_file(spool)
+                self.log.info("Downloaded a %s file; writing %s", found.format, found.member)
+                with open_report_member(spool, strip_bom=self.strip_bom) as member:
+                    return self.write_report(
+                        file_opener(member, self.chunk_size),
+                        description,
+                        request_id=request_id,
+                        format=found.format,
+                        member=found.member,
+                    )
+        except ReportProviderError as exc:
+            raise fail_task(exc) from exc

@@ -1,0 +1,131 @@
+"""The polling trigger every API shares.
+
+A trigger carries only the job id, the connection id, the poll settings and an absolute deadline (epoch
+seconds), so a triggerer restart rebuilds it from :meth:`serialize` and keeps the same deadline. It polls through
+the API's async hook (shared token, shared session, rate limiter), on an adaptive schedule, and emits exactly one
+event: ``success``, ``failed``, ``expired``, ``timeout`` or ``error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_report_provider.common.exceptions import ApiError, ReportProviderError, TransportError
+from airflow_report_provider.common.polling import PollSchedule
+from airflow_report_provider.common.states import EVENT_STATUS_FOR_STATE, EventStatus, ReportStatus
+from airflow_report_provider.common.transport import SESSIONS
+
+#: Default wait before a trigger gives up, when neither ``timeout`` nor ``deadline`` is given.
+DEFAULT_TIMEOUT_SECONDS = 3 * 3600
+
+
+class ReportJobTrigger(BaseTrigger):
+    """Polls one report job until it is terminal or the deadline passes. Subclasses name the API's fields."""
+
+    #: Name of the job id in the kwargs and in the event payload ("report_id", "request_id").
+    job_id_field: ClassVar[str]
+    #: Name of the connection id argument ("criteo_mpo_conn_id", "walmart_conn_id").
+    conn_id_field: ClassVar[str]
+    #: The API's guidance: first poll interval and the cap of the back-off (seconds).
+    api_min_poll_interval: ClassVar[float]
+    api_max_poll_interval: ClassVar[float]
+    #: Wait before a ``timeout`` event when neither ``timeout`` nor ``deadline`` is given.
+    default_timeout_seconds: ClassVar[float] = DEFAULT_TIMEOUT_SECONDS
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        conn_id: str,
+        poll_interval: float | None = None,
+        max_poll_interval: float | None = None,
+        deadline: float | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.conn_id = conn_id
+        self.poll_interval = poll_interval
+        self.max_poll_interval = max_poll_interval
+        if deadline is None:
+            deadline = time.time() + (self.default_timeout_seconds if timeout is None else float(timeout))
+        self.deadline = float(deadline)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                self.job_id_field: self.job_id,
+                self.conn_id_field: self.conn_id,
+                "poll_interval": self.poll_interval,
+                "max_poll_interval": self.max_poll_interval,
+                "deadline": self.deadline,
+            },
+        )
+
+    @property
+    def schedule(self) -> PollSchedule:
+        return PollSchedule.for_api(
+            api_minimum=self.api_min_poll_interval,
+            api_maximum=self.api_max_poll_interval,
+            poll_interval=self.poll_interval,
+            max_poll_interval=self.max_poll_interval,
+        )
+
+    def make_hook(self) -> Any:
+        """The API's async hook for ``self.conn_id``."""
+        raise NotImplementedError
+
+    async def fetch_status(self, hook: Any) -> ReportStatus:
+        """One status call through the async hook."""
+        raise NotImplementedError
+
+    def _event(self, status: EventStatus, message: str, **extra: Any) -> TriggerEvent:
+        return TriggerEvent({"status": status.value, "message": message, self.job_id_field: self.job_id, **extra})
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook = self.make_hook()
+        schedule = self.schedule
+        polls = 0
+        async with SESSIONS.use():
+            while True:
+                try:
+                    status = await self.fetch_status(hook)
+                except (TransportError, ApiError) as exc:
+                    if isinstance(exc, ApiError) and not exc.retryable or _is_gone(exc):
+                        yield self._event(EventStatus.ERROR, str(exc), code=getattr(exc, "code", None))
+                        return
+                    self.log.warning("%s %s: status check failed (%s); will poll again", self.job_id_field, self.job_id, exc)
+                except ReportProviderError as exc:
+                    yield self._event(EventStatus.ERROR, str(exc))
+                    return
+                else:
+                    polls += 1
+                    if status.state.is_terminal:
+                        event_status = EVENT_STATUS_FOR_STATE[status.state]
+                        message = f"{self.job_id_field} {self.job_id} is {status.raw_status}"
+                        if status.message:
+                            message += f": {status.message}"
+                        yield self._event(event_status, message, raw_status=status.raw_status, polls=polls)
+                        return
+                    self.log.info("%s %s is %s; polling again", self.job_id_field, self.job_id, status.raw_status)
+                remaining = self.deadline - time.time()
+                if remaining <= 0:
+                    yield self._event(
+                        EventStatus.TIMEOUT,
+                        f"{self.job_id_field} {self.job_id} was not ready before the deadline "
+                        f"({time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(self.deadline))})",
+                    )
+                    return
+                await asyncio.sleep(schedule.delay(polls - 1 if polls else 0, remaining))
+
+
+def _is_gone(exc: BaseException) -> bool:
+    from airflow_report_provider.common.exceptions import ReportExpiredError, ReportNotFoundError
+
+    return isinstance(exc, (ReportNotFoundError, ReportExpiredError))

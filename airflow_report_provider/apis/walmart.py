@@ -19,14 +19,13 @@ Facts and quirks followed (``reference/walmart-reports.md`` wins over the OpenAP
 from __future__ import annotations
 
 import base64
-import calendar
 import json
 import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from http import HTTPStatus
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, quote, urlsplit
@@ -103,30 +102,35 @@ SNAPSHOT_REPORT_TYPES = frozenset(
 #: Informative only: report types covering a data window (``dataStartTime`` / ``dataEndTime``).
 WINDOWED_REPORT_TYPES = frozenset({"ITEM_PERFORMANCE", "WFS_ORDERS"})
 
-#: (reportType, reportVersion) -> body fields that combination requires.
-REQUIRED_BODY_FIELDS: Mapping[tuple[str, str], tuple[str, ...]] = {
-    ("ITEM_PERFORMANCE", "v3"): ("dataStartTime", "dataEndTime", "dateGranularity"),
+#: reportType -> (first version number, body fields required from that version on).
+REQUIRED_BODY_FIELDS: Mapping[str, tuple[int, tuple[str, ...]]] = {
+    "ITEM_PERFORMANCE": (3, ("dataStartTime", "dataEndTime", "dateGranularity")),
 }
 
-#: How far back ``dataStartTime`` may reach, in calendar years.
+#: How far back ``dataStartTime`` may reach, in calendar years (compared by UTC date).
 MAX_LOOKBACK_YEARS = 2
 
 
-def _add_months(value: datetime, months: int) -> datetime:
-    """``value`` moved by whole calendar months, clamping the day (Jan 31 + 1 month = Feb 28/29)."""
-    index = value.year * 12 + value.month - 1 + months
-    year, month = divmod(index, 12)
-    day = min(value.day, calendar.monthrange(year, month + 1)[1])
-    return value.replace(year=year, month=month + 1, day=day)
+def _days(start: date, end: date) -> int:
+    return (end - start).days + 1
 
 
-#: dateGranularity -> (human limit, latest allowed end for a start). End stamps are inclusive in Walmart's
-#: examples (``23:59:59``), so ``end - start`` may reach the limit but not pass it.
-DATE_GRANULARITY_MAX_SPAN: Mapping[str, tuple[str, Callable[[datetime], datetime]]] = {
-    "DAILY": ("15 days", lambda start: start + timedelta(days=15)),
-    "WEEKLY": ("7 weeks", lambda start: start + timedelta(weeks=7)),
-    "MONTHLY": ("15 months", lambda start: _add_months(start, 15)),
-    "QUARTERLY": ("4 quarters", lambda start: _add_months(start, 12)),
+def _months(start: date, end: date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month + 1
+
+
+def _quarters(start: date, end: date) -> int:
+    return (end.year - start.year) * 4 + (end.month - 1) // 3 - (start.month - 1) // 3 + 1
+
+
+#: dateGranularity -> (most periods, period name, periods touched by the UTC dates start..end, both included).
+#: End stamps are inclusive, as in Walmart's examples (``2026-11-15T23:59:59Z``): a window ending at midnight
+#: touches one more day (``common.windows.walmart_window_body`` sends ``end - 1 s`` for that reason).
+DATE_GRANULARITY_MAX_SPAN: Mapping[str, tuple[int, str, Callable[[date, date], int]]] = {
+    "DAILY": (15, "days", _days),
+    "WEEKLY": (7, "weeks", lambda start, end: -(-_days(start, end) // 7)),
+    "MONTHLY": (15, "months", _months),
+    "QUARTERLY": (4, "quarters", _quarters),
 }
 
 _BODY = "request_body"
@@ -145,7 +149,7 @@ def _utc_now(now: datetime | None) -> datetime:
     return now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now.astimezone(timezone.utc)
 
 
-def _years_before(value: datetime, years: int) -> datetime:
+def _years_before(value: date, years: int) -> date:
     try:
         return value.replace(year=value.year - years)
     except ValueError:  # Feb 29 -> Feb 28
@@ -184,7 +188,9 @@ def _json_copy(field_name: str, value: Any) -> Any:
     try:
         return json.loads(json.dumps(value))
     except (TypeError, ValueError):
-        raise ReportValidationError(field_name, "must hold only JSON values (strings, numbers, lists, objects)") from None
+        raise ReportValidationError(
+            field_name, "must hold only JSON values (strings, numbers, lists, objects)"
+        ) from None
 
 
 def _str_value(field_name: str, what: str, value: Any) -> str:
@@ -201,7 +207,8 @@ def _report_type(value: Any) -> str:
         raise ReportValidationError("report_type", "is required: a Walmart report type such as 'ITEM'", value)
     text = value.strip().upper()
     if not _NAME_RE.match(text):
-        raise ReportValidationError("report_type", "must be a report type name such as 'ITEM' (letters, digits, '_')", value)
+        rule = "must be a report type name such as 'ITEM' (letters, digits, _)"
+        raise ReportValidationError("report_type", rule, value)
     return text
 
 
@@ -271,7 +278,10 @@ def _row_filter(index: int, raw: Any) -> dict[str, Any]:
         value = item.get(key)
         if value in (None, ""):
             continue
-        out[key] = string_list(fld, value, required=True) if key == list_key else _str_value(fld, f"{where}: {key}", value)
+        if key == list_key:
+            out[key] = string_list(fld, value, required=True)
+        else:
+            out[key] = _str_value(fld, f"{where}: {key}", value)
     return out
 
 
@@ -288,7 +298,8 @@ def _granularity(value: Any) -> str | None:
         return None
     text = value.strip().upper() if isinstance(value, str) else None
     if text not in DATE_GRANULARITY_MAX_SPAN:
-        raise ReportValidationError(f"{_BODY}.dateGranularity", f"must be one of {list(DATE_GRANULARITY_MAX_SPAN)}", value)
+        rule = f"must be one of {list(DATE_GRANULARITY_MAX_SPAN)}"
+        raise ReportValidationError(f"{_BODY}.dateGranularity", rule, value)
     return text
 
 
@@ -339,7 +350,11 @@ class WalmartReportRequest:
             "dataEndTime": self.data_end_time,
             "dateGranularity": self.date_granularity,
         }
-        for key in REQUIRED_BODY_FIELDS.get((self.report_type, self.report_version), ()):
+        first, required = REQUIRED_BODY_FIELDS.get(self.report_type, (0, ()))
+        number = re.fullmatch(r"v(\d+)", self.report_version)
+        if not number or int(number.group(1)) < first:
+            return
+        for key in required:
             if present[key] is None:
                 raise ReportValidationError(
                     f"{_BODY}.{key}", f"is required for {self.report_type} {self.report_version}"
@@ -352,24 +367,25 @@ class WalmartReportRequest:
         if end < start:
             raise ReportValidationError(f"{_BODY}.dataEndTime", "must not be before dataStartTime", format_utc(end))
         if self.date_granularity is not None:
-            limit, latest = DATE_GRANULARITY_MAX_SPAN[self.date_granularity]
-            if end > latest(start):
+            limit, unit, periods = DATE_GRANULARITY_MAX_SPAN[self.date_granularity]
+            if periods(start.date(), end.date()) > limit:
                 raise ReportValidationError(
                     f"{_BODY}.dataEndTime",
-                    f"a {self.date_granularity} report spans at most {limit} (dataStartTime {format_utc(start)})",
+                    f"a {self.date_granularity} report spans at most {limit} {unit}, end included "
+                    f"(dataStartTime {format_utc(start)})",
                     format_utc(end),
                 )
 
     def check_clock(self, now: datetime | None = None) -> WalmartReportRequest:
         """Refuse dates in the future or older than the two-year lookback; return ``self``."""
         now = _utc_now(now)
-        floor = _years_before(now, MAX_LOOKBACK_YEARS)
+        floor = _years_before(now.date(), MAX_LOOKBACK_YEARS)
         for key, value in (("dataStartTime", self.data_start_time), ("dataEndTime", self.data_end_time)):
             if value is None:
                 continue
             if value > now:
                 raise ReportValidationError(f"{_BODY}.{key}", "must not be in the future", format_utc(value))
-            if value < floor:
+            if value.date() < floor:
                 raise ReportValidationError(
                     f"{_BODY}.{key}", f"must be within the last {MAX_LOOKBACK_YEARS} years", format_utc(value)
                 )
@@ -522,6 +538,7 @@ ERROR_STATUSES: Mapping[int, type[ApiError]] = {
     429: RateLimitedError,
 }
 
+_STATUS_NOTE_KEYS = frozenset({"message", "errormessage", "statusmessage", "description"})
 _XML_FIELD = r"<(?:\w+:)?{name}\b[^>]*>(.*?)</(?:\w+:)?{name}>"
 _MAX_ERRORS_SHOWN = 3
 
@@ -672,12 +689,15 @@ class WalmartProtocol(ApiProtocol):
         else:
             text = response.body.decode("utf-8", "replace")
             found = {
-                name: re.search(_XML_FIELD.format(name=name), text, flags=re.S | re.I) for name in ("accessToken", "expiresIn")
+                name: re.search(_XML_FIELD.format(name=name), text, flags=re.S | re.I)
+                for name in ("accessToken", "expiresIn")
             }
             value = found["accessToken"].group(1).strip() if found["accessToken"] else None
             expires_in = found["expiresIn"].group(1).strip() if found["expiresIn"] else None
         if not isinstance(value, str) or not value.strip():
-            raise AuthenticationError("the token answer carried no access token", status=response.status, api=self.api_name)
+            raise AuthenticationError(
+                "the token answer carried no access token", status=response.status, api=self.api_name
+            )
         try:
             lifetime = float(expires_in) if expires_in not in (None, "") else 900.0
         except (TypeError, ValueError):
@@ -755,9 +775,13 @@ class WalmartProtocol(ApiProtocol):
         request_status: str | None = None,
         submitted_after: datetime | str | None = None,
         submitted_before: datetime | str | None = None,
+        request_id: str | None = None,
         cursor: str | None = None,
     ) -> HttpRequest:
-        """``GET /v3/reports/reportRequests`` with filters, or the next page: ``cursor`` is the whole query string."""
+        """``GET /v3/reports/reportRequests`` with filters, or the next page: ``cursor`` is the whole query string.
+
+        The submission dates go together (Walmart answers INVALID_REQUEST_PARAM to only one of them).
+        """
         base = self._url("reports/reportRequests")
         if cursor is not None:
             query = _optional_text("cursor", cursor)
@@ -769,12 +793,18 @@ class WalmartProtocol(ApiProtocol):
             raise ReportValidationError("request_status", f"must be one of {sorted(REQUEST_STATES)}", request_status)
         after = parse_datetime("submitted_after", submitted_after)
         before = parse_datetime("submitted_before", submitted_before)
+        if (after is None) != (before is None):
+            missing = "submitted_before" if before is None else "submitted_after"
+            raise ReportValidationError(missing, "is required with the other submission date: Walmart needs both")
+        if after is not None and before is not None and before < after:
+            raise ReportValidationError("submitted_before", "must not be before submitted_after", format_utc(before))
         params = {
             "reportType": _report_type(report_type) if report_type is not None else None,
             "reportVersion": _report_version(report_version) if report_version is not None else None,
             "requestStatus": status.upper() if status else None,
             "requestSubmissionStartDate": format_utc(after) if after else None,
             "requestSubmissionEndDate": format_utc(before) if before else None,
+            "requestId": validate_request_id(request_id) if request_id is not None else None,
         }
         return HttpRequest(
             method="GET", url=base, endpoint="walmart.list", params={k: v for k, v in params.items() if v is not None}
@@ -828,8 +858,9 @@ class WalmartProtocol(ApiProtocol):
             "payload": dict(payload) if isinstance(payload, Mapping) else {},
             "reportGenerationDate": _lenient_datetime(_ci_get(data, "reportGenerationDate")),
         }
-        errors = [_entry_text(e)[1] for e in _error_entries({k: v for k, v in data.items() if k in ("errors", "error")})]
-        notes = [str(v) for k, v in data.items() if k.lower() in ("message", "errormessage", "statusmessage", "description") and v]
+        envelope = {k: v for k, v in data.items() if k in ("errors", "error")}
+        errors = [_entry_text(e)[1] for e in _error_entries(envelope)]
+        notes = [str(v) for k, v in data.items() if str(k).lower() in _STATUS_NOTE_KEYS and v]
         return ReportStatus(
             job_id=job_id.strip(),
             state=REQUEST_STATES.get(raw.upper(), ReportState.PENDING),
@@ -861,6 +892,8 @@ class WalmartProtocol(ApiProtocol):
         def collect(node: Any, expires: Any) -> None:
             if isinstance(node, str):
                 url = node.strip()
+                if not url:
+                    return
                 if not re.match(r"^https?://[^/?#\s]+", url):
                     raise ApiError(f"the download answer carried an invalid URL {redact_url(url)!r}", api=self.api_name)
                 when = _lenient_datetime(expires) or _sas_expiry(url)

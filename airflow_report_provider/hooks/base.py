@@ -119,7 +119,7 @@ class ReportApiHook(ReportApiHookBase):
         """The transport for this connection (created once)."""
         if self._transport is None:
             settings = self._configure(self.get_connection(self.conn_id))
-            self._transport = SyncTransport(self.protocol, settings.credentials, **self._transport_kwargs())
+            self._transport = SyncTransport(self._protocol, settings.credentials, **self._transport_kwargs())  # type: ignore[arg-type]
         return self._transport
 
     @property
@@ -145,5 +145,5 @@ class ReportApiAsyncHook(ReportApiHookBase):
         if self._transport is None:
             conn = await self.aget_connection(self.conn_id)
             settings = self._configure(conn)
-            self._transport = AsyncTransport(self.protocol, settings.credentials, **self._transport_kwargs())
+            self._transport = AsyncTransport(self._protocol, settings.credentials, **self._transport_kwargs())  # type: ignore[arg-type]
         return self._transport

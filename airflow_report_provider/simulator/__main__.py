@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -26,8 +27,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--walmart-create-limit-per-hour", type=int, help="0 = off (real API: 1 per report type)")
     p.add_argument("--token-lifetime", type=float, help="token lifetime in seconds (default 900)")
     p.add_argument("--seed", type=int, help="content seed")
-    p.add_argument("--credential", action="append", default=[], metavar="ID:SECRET",
-                   help="extra client credential accepted by both APIs (repeatable)")
+    p.add_argument(
+        "--credential",
+        action="append",
+        default=[],
+        metavar="ID:SECRET",
+        help="extra client credential accepted by both APIs (repeatable)",
+    )
     p.add_argument("--config-json", help="JSON object of SimulatorConfig fields (applied first)")
     return p.parse_args(argv)
 
@@ -35,10 +41,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
     cfg = SimulatorConfig(**json.loads(args.config_json)) if args.config_json else SimulatorConfig()
     simple = {
-        "criteo_job_seconds": args.criteo_job_seconds, "walmart_job_seconds": args.walmart_job_seconds,
-        "walmart_file_format": args.walmart_file_format, "criteo_rate_limit_per_minute": args.criteo_rate_limit,
+        "criteo_job_seconds": args.criteo_job_seconds,
+        "walmart_job_seconds": args.walmart_job_seconds,
+        "walmart_file_format": args.walmart_file_format,
+        "criteo_rate_limit_per_minute": args.criteo_rate_limit,
         "walmart_create_limit_per_hour": args.walmart_create_limit_per_hour,
-        "token_lifetime_seconds": args.token_lifetime, "seed": args.seed, "public_url": args.public_url,
+        "token_lifetime_seconds": args.token_lifetime,
+        "seed": args.seed,
+        "public_url": args.public_url,
     }
     for name, value in simple.items():
         if value is not None:
@@ -56,19 +66,22 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
 async def serve(cfg: SimulatorConfig, host: str, port: int) -> None:
     async with Simulator(cfg, host=host, port=port) as sim:
         print(f"Report API simulator listening on {sim.url}", flush=True)
-        print(f"  Criteo MPO : host={sim.url} login={cfg.criteo_client_id} password={cfg.criteo_client_secret}"
-              " (extra api_version=preview)", flush=True)
-        print(f"  Walmart    : host={sim.url} login={cfg.walmart_client_id} password={cfg.walmart_client_secret}",
-              flush=True)
+        print(
+            f"  Criteo MPO : host={sim.url} login={cfg.criteo_client_id} password={cfg.criteo_client_secret}"
+            " (extra api_version=preview)",
+            flush=True,
+        )
+        print(
+            f"  Walmart    : host={sim.url} login={cfg.walmart_client_id} password={cfg.walmart_client_secret}",
+            flush=True,
+        )
         await asyncio.Event().wait()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(config_from_args(args), args.host, args.port))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

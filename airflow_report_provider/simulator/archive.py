@@ -26,7 +26,9 @@ def _dos_time(dt: datetime) -> tuple[int, int]:
 def zip_bytes(csv: bytes, inner_name: str, when: datetime) -> bytes:
     """A deflated zip holding one CSV, deterministic for the same inputs."""
     buf = io.BytesIO()
-    info = zipfile.ZipInfo(inner_name, date_time=(max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second))
+    info = zipfile.ZipInfo(
+        inner_name, date_time=(max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second)
+    )
     info.compress_type = zipfile.ZIP_DEFLATED
     info.create_system = 0
     info.external_attr = 0
@@ -43,9 +45,10 @@ def zip_stored_body(csv: Body, crc: int, inner_name: str, when: datetime) -> Bod
     t, d = _dos_time(when)
     size = csv.length
     local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 10, 0, 0, t, d, crc, size, size, len(name), 0) + name
-    central = struct.pack(
-        "<IHHHHHHIIIHHHHHII", 0x02014B50, 10, 10, 0, 0, t, d, crc, size, size, len(name), 0, 0, 0, 0, 0, 0
-    ) + name
+    central = (
+        struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 10, 10, 0, 0, t, d, crc, size, size, len(name), 0, 0, 0, 0, 0, 0)
+        + name
+    )
     eocd = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), len(local) + size, 0)
     return ConcatBody([BytesBody(local), csv, BytesBody(central + eocd)])
 

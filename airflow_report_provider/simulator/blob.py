@@ -6,7 +6,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -16,8 +16,8 @@ from aiohttp import web
 from .archive import CONTENT_TYPES, file_body, needs_crc
 from .body import Body, crc32_of
 from .content import Table, walmart_table
-from .keys import CUT_AFTER, SIM
 from .errors import blob_error
+from .keys import CUT_AFTER, SIM
 from .state import WalmartRequest
 from .streaming import send_body
 
@@ -41,10 +41,19 @@ def signed_url(base: str, key: bytes, name: str, expiry: int) -> str:
 
 def csv_table(sim: Simulator, req: WalmartRequest) -> Table:
     """The report CSV of a request (cached for a few recent requests)."""
-    return sim.cached_table(("walmart", req.request_id), lambda: walmart_table(
-        req.report_type, req.payload or {}, req.partner_id, datetime.fromtimestamp(req.created_at, timezone.utc),
-        req.seed, req.rows, req.report_bytes, req.bom,
-    ))
+    return sim.cached_table(
+        ("walmart", req.request_id),
+        lambda: walmart_table(
+            req.report_type,
+            req.payload or {},
+            req.partner_id,
+            datetime.fromtimestamp(req.created_at, UTC),
+            req.seed,
+            req.rows,
+            req.report_bytes,
+            req.bom,
+        ),
+    )
 
 
 def report_file(sim: Simulator, req: WalmartRequest) -> Body:
@@ -52,7 +61,7 @@ def report_file(sim: Simulator, req: WalmartRequest) -> Body:
     csv = csv_table(sim, req).body
     if needs_crc(req.file_format, csv.length) and req.csv_crc is None:
         req.csv_crc = crc32_of(csv_table_fresh(req))
-    when = datetime.fromtimestamp(req.ready_at, timezone.utc)
+    when = datetime.fromtimestamp(req.ready_at, UTC)
     return sim.cached_table(
         ("file", req.request_id), lambda: file_body(req.file_format, csv, f"{req.file_name}.csv", when, req.csv_crc)
     )
@@ -61,8 +70,14 @@ def report_file(sim: Simulator, req: WalmartRequest) -> Body:
 def csv_table_fresh(req: WalmartRequest) -> Body:
     """An uncached copy of the CSV body, for use from another thread."""
     return walmart_table(
-        req.report_type, req.payload or {}, req.partner_id, datetime.fromtimestamp(req.created_at, timezone.utc),
-        req.seed, req.rows, req.report_bytes, req.bom,
+        req.report_type,
+        req.payload or {},
+        req.partner_id,
+        datetime.fromtimestamp(req.created_at, UTC),
+        req.seed,
+        req.rows,
+        req.report_bytes,
+        req.bom,
     ).body
 
 
@@ -71,18 +86,29 @@ async def serve(request: web.Request) -> web.StreamResponse:
     sim: Simulator = request.app[SIM]
     leaked = [h for h in request.headers if h.upper().startswith("WM_SEC.") or h.lower() == "authorization"]
     if leaked:
-        return blob_error(403, "AuthenticationFailed", "Server failed to authenticate the request.",
-                          f"Unexpected credential header(s) on a pre-signed URL: {', '.join(leaked)}")
+        return blob_error(
+            403,
+            "AuthenticationFailed",
+            "Server failed to authenticate the request.",
+            f"Unexpected credential header(s) on a pre-signed URL: {', '.join(leaked)}",
+        )
     name = request.match_info["name"]
     se, sig = request.query.get("se", ""), request.query.get("sig", "")
     if not se.isdigit() or not sig:
-        return blob_error(403, "AuthenticationFailed", "Server failed to authenticate the request.", "Missing se or sig")
+        return blob_error(
+            403, "AuthenticationFailed", "Server failed to authenticate the request.", "Missing se or sig"
+        )
     if not hmac.compare_digest(sign(sim.signing_key, name, int(se)), sig):
-        return blob_error(403, "AuthenticationFailed", "Server failed to authenticate the request.",
-                          "Signature did not match.")
+        return blob_error(
+            403, "AuthenticationFailed", "Server failed to authenticate the request.", "Signature did not match."
+        )
     if sim.clock.now() >= int(se):
-        return blob_error(403, "AuthenticationFailed", "Server failed to authenticate the request.",
-                          "Signed expiry time has passed (the URL has expired).")
+        return blob_error(
+            403,
+            "AuthenticationFailed",
+            "Server failed to authenticate the request.",
+            "Signed expiry time has passed (the URL has expired).",
+        )
     req = sim.walmart_requests.get(sim.walmart_blobs.get(name, ""))
     if req is None or sim.clock.now() - req.created_at > sim.config.walmart_retention_seconds:
         return blob_error(404, "BlobNotFound", "The specified blob does not exist.")
@@ -97,15 +123,22 @@ async def serve(request: web.Request) -> web.StreamResponse:
     etag = hashlib.md5(f"{req.request_id}:{body.length}".encode(), usedforsecurity=False).hexdigest()
     headers = {
         "ETag": f'"0x{etag[:16].upper()}"',
-        "Last-Modified": format_datetime(datetime.fromtimestamp(req.ready_at, timezone.utc), usegmt=True),
+        "Last-Modified": format_datetime(datetime.fromtimestamp(req.ready_at, UTC), usegmt=True),
         "x-ms-blob-type": "BlockBlob",
         "x-ms-version": SAS_VERSION,
         "Content-Disposition": f'attachment; filename="{name}"',
     }
     return await send_body(
-        request, body, CONTENT_TYPES[req.file_format], headers=headers, range_support=sim.config.range_support,
-        chunk=sim.config.download_chunk_bytes, cut_after=request.get(CUT_AFTER),
-        unsatisfiable=lambda n: blob_error(416, "InvalidRange", "The range specified is invalid for the current size of the resource."),
+        request,
+        body,
+        CONTENT_TYPES[req.file_format],
+        headers=headers,
+        range_support=sim.config.range_support,
+        chunk=sim.config.download_chunk_bytes,
+        cut_after=request.get(CUT_AFTER),
+        unsatisfiable=lambda n: blob_error(
+            416, "InvalidRange", "The range specified is invalid for the current size of the resource."
+        ),
     )
 
 

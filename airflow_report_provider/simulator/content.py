@@ -11,7 +11,7 @@ import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from .body import PLACEHOLDER_STR, Body, BytesBody, ConcatBody, RowBlocks
@@ -80,7 +80,7 @@ def build_table(
         header = ((BOM if bom else "") + ",".join(_csv_text(c) for c in columns) + "\n").encode("utf-8")
 
     def trailer_for(n: int) -> bytes:
-        return ('],"rows":%d}' % n).encode() if fmt == "json" else b""
+        return f'],"rows":{n}}}'.encode() if fmt == "json" else b""
 
     if target_bytes is not None:
         avg = sum(len(e) for e in encoded) / max(1, len(encoded))
@@ -112,7 +112,7 @@ def _buckets(start: datetime, end: datetime, tz: tzinfo, unit: str) -> list[str]
         cur = local.replace(second=0, microsecond=0)
         if unit == "Hour":
             cur = cur.replace(minute=0)
-        cur_utc = cur.astimezone(timezone.utc)
+        cur_utc = cur.astimezone(UTC)
         while cur_utc < end and len(out) < MAX_BUCKETS:
             out.append(cur_utc.astimezone(tz).isoformat())
             cur_utc += step
@@ -159,10 +159,18 @@ def criteo_table(
         "PartnerId": attributes.get("partnerIds") or [],
     }
     vary = next(
-        (d for d in ("ProductId", "CampaignId", "SellerId", "PartnerId", "SellerName") if d in dims and not filters.get(d)),
+        (
+            d
+            for d in ("ProductId", "CampaignId", "SellerId", "PartnerId", "SellerName")
+            if d in dims and not filters.get(d)
+        ),
         next((m for m in ("Displays", "Clicks") if m in metrics), None),
     )
-    buckets = {u: _buckets(window[0], window[1], tz, u) for u in ("Year", "Month", "Week", "Day", "Hour", "Minute") if u in dims}
+    buckets = {
+        u: _buckets(window[0], window[1], tz, u)
+        for u in ("Year", "Month", "Week", "Day", "Hour", "Minute")
+        if u in dims
+    }
     ph = PLACEHOLDER_STR
 
     def row(rng: random.Random, r: int) -> list[Cell]:
@@ -176,7 +184,7 @@ def criteo_table(
             elif d == vary:
                 prefix = {"ProductId": "sku-", "SellerName": "Seller "}.get(d, "7")
                 cells.append((f"{prefix}{ph}{r:04d}", False))
-            elif d in filters and filters[d]:
+            elif filters.get(d):
                 cells.append((rng.choice(filters[d]), False))
             elif d == "ProductId":
                 cells.append((f"sku-{rng.randrange(10**6):06d}", False))
@@ -202,11 +210,28 @@ def criteo_table(
 # --------------------------------------------------------------------------- Walmart
 
 _ITEM_COLUMNS = [
-    "SKU", "Item ID", "Product Name", "Lifecycle Status", "Publish Status", "Price", "Currency",
-    "Shelf Name", "Brand", "Inventory Count", "Average Rating",
+    "SKU",
+    "Item ID",
+    "Product Name",
+    "Lifecycle Status",
+    "Publish Status",
+    "Price",
+    "Currency",
+    "Shelf Name",
+    "Brand",
+    "Inventory Count",
+    "Average Rating",
 ]
 _PERF_COLUMNS = [
-    "Date", "SKU", "Item ID", "Product Name", "Impressions", "Clicks", "Units Sold", "GMV", "Conversion Rate",
+    "Date",
+    "SKU",
+    "Item ID",
+    "Product Name",
+    "Impressions",
+    "Clicks",
+    "Units Sold",
+    "GMV",
+    "Conversion Rate",
 ]
 _OTHER_COLUMNS = ["SKU", "Item ID", "Product Name", "Status", "Quantity", "Amount"]
 _CHOICES = {
@@ -217,18 +242,27 @@ _CHOICES = {
     "Brand": ["Acme", "Northwind", "Contoso", "FELIX LECHEF", "ANEZUS"],
     "Shelf Name": ["Home", "Kitchen", "Garden", "Toys", "Office Supplies"],
 }
-_NAMES = ["Desk Lamp", "Picture Frame 8\"x10\"", "Coffee Mug", "Garden Hose, 50 ft", "Throw Pillow", "Phone Case"]
+_NAMES = ["Desk Lamp", 'Picture Frame 8"x10"', "Coffee Mug", "Garden Hose, 50 ft", "Throw Pillow", "Phone Case"]
 _COLORS = ["Blue", "Red", "Black", "White", "Green"]
 _NUMERIC = {
-    "Price": (5.0, 500.0, 2), "Inventory Count": (0, 2000, 0), "Average Rating": (1.0, 5.0, 1),
-    "Impressions": (0, 50000, 0), "Clicks": (0, 2000, 0), "Units Sold": (0, 300, 0),
-    "GMV": (0.0, 20000.0, 2), "Conversion Rate": (0.0, 0.25, 4), "Quantity": (0, 500, 0), "Amount": (0.0, 999.0, 2),
+    "Price": (5.0, 500.0, 2),
+    "Inventory Count": (0, 2000, 0),
+    "Average Rating": (1.0, 5.0, 1),
+    "Impressions": (0, 50000, 0),
+    "Clicks": (0, 2000, 0),
+    "Units Sold": (0, 300, 0),
+    "GMV": (0.0, 20000.0, 2),
+    "Conversion Rate": (0.0, 0.25, 4),
+    "Quantity": (0, 500, 0),
+    "Amount": (0.0, 999.0, 2),
 }
 
 
 def _walmart_columns(report_type: str, payload: dict) -> list[str]:
-    base = _ITEM_COLUMNS if report_type.startswith("ITEM") and report_type != "ITEM_PERFORMANCE" else (
-        _PERF_COLUMNS if report_type == "ITEM_PERFORMANCE" else _OTHER_COLUMNS
+    base = (
+        _ITEM_COLUMNS
+        if report_type.startswith("ITEM") and report_type != "ITEM_PERFORMANCE"
+        else (_PERF_COLUMNS if report_type == "ITEM_PERFORMANCE" else _OTHER_COLUMNS)
     )
     excluded = {str(c).strip().lower() for c in payload.get("excludeColumns") or []}
     cols = [c for c in base if c.lower() not in excluded]
@@ -242,7 +276,7 @@ def _walmart_dates(payload: dict, created: datetime) -> list[str]:
         day = (created - timedelta(days=1)).date()
         return [day.isoformat()]
     unit = {"WEEKLY": "Week", "MONTHLY": "Month", "QUARTERLY": "Month"}.get(str(payload.get("dateGranularity")), "Day")
-    labels = _buckets(start, end, timezone.utc, unit)
+    labels = _buckets(start, end, UTC, unit)
     if payload.get("dateGranularity") == "QUARTERLY":
         labels = sorted({f"{lab[:4]}-{(int(lab[5:7]) - 1) // 3 * 3 + 1:02d}" for lab in labels})
     return labels

@@ -9,8 +9,8 @@ from aiohttp import web
 
 from .content import Table, criteo_table
 from .criteo_rules import ExportRejected, parse_export
-from .keys import CUT_AFTER, SIM
 from .errors import criteo_error, criteo_problem
+from .keys import CUT_AFTER, SIM
 from .state import CriteoJob, Token, new_id
 from .streaming import send_body
 
@@ -32,16 +32,33 @@ async def token(request: web.Request) -> web.Response:
     form = await request.post() if request.content_type == "application/x-www-form-urlencoded" else {}
     grant, client_id, secret = form.get("grant_type"), form.get("client_id"), form.get("client_secret")
     if grant != "client_credentials":
-        return criteo_error(400, [criteo_problem(
-            "unsupported-grant-type", "Unsupported grant type",
-            "Form field grant_type must be client_credentials (form-encoded body)", "authentication", request.path,
-        )])
+        return criteo_error(
+            400,
+            [
+                criteo_problem(
+                    "unsupported-grant-type",
+                    "Unsupported grant type",
+                    "Form field grant_type must be client_credentials (form-encoded body)",
+                    "authentication",
+                    request.path,
+                )
+            ],
+        )
     expected = sim.config.secret_for("criteo", str(client_id or ""))
     if not client_id or expected is None or expected != secret:
-        return criteo_error(401, [criteo_problem(
-            "invalid-client", "Invalid client", "Unknown client_id or wrong client_secret", "authentication", request.path,
-        )])
-    value, tok = sim.tokens.issue("criteo", str(client_id), sim.clock.now(), sim.config.token_lifetime_seconds)
+        return criteo_error(
+            401,
+            [
+                criteo_problem(
+                    "invalid-client",
+                    "Invalid client",
+                    "Unknown client_id or wrong client_secret",
+                    "authentication",
+                    request.path,
+                )
+            ],
+        )
+    value, _ = sim.tokens.issue("criteo", str(client_id), sim.clock.now(), sim.config.token_lifetime_seconds)
     sim.stats.token_issued("criteo")
     return web.json_response(
         {"access_token": value, "token_type": "Bearer", "expires_in": int(sim.config.token_lifetime_seconds)},
@@ -57,8 +74,11 @@ def _auth(request: web.Request, sim: Simulator) -> Token | web.Response:
         return tok
     code = "authorization-token-expired" if verdict == "expired" else "authorization-token-invalid"
     title = "The authorization token has expired" if verdict == "expired" else "The authorization token is invalid"
-    return criteo_error(401, [criteo_problem(code, title, title, "authentication", request.path)],
-                        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return criteo_error(
+        401,
+        [criteo_problem(code, title, title, "authentication", request.path)],
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
 
 
 def _throttle(request: web.Request, sim: Simulator, tok: Token) -> tuple[dict[str, str], web.Response | None]:
@@ -67,12 +87,26 @@ def _throttle(request: web.Request, sim: Simulator, tok: Token) -> tuple[dict[st
     if not limit:
         return {}, None
     allowed, remaining, reset = sim.limiter.hit(("criteo", tok.client_id), limit, 60.0, sim.clock.now())
-    headers = {"x-ratelimit-limit": str(limit), "x-ratelimit-remaining": str(remaining), "x-ratelimit-reset": str(int(reset))}
+    headers = {
+        "x-ratelimit-limit": str(limit),
+        "x-ratelimit-remaining": str(remaining),
+        "x-ratelimit-reset": str(int(reset)),
+    }
     if allowed:
         return headers, None
-    return headers, criteo_error(429, [criteo_problem(
-        "too-many-requests", "Throttling limit reached", f"More than {limit} calls per minute", "quota", request.path,
-    )], headers=headers)
+    return headers, criteo_error(
+        429,
+        [
+            criteo_problem(
+                "too-many-requests",
+                "Throttling limit reached",
+                f"More than {limit} calls per minute",
+                "quota",
+                request.path,
+            )
+        ],
+        headers=headers,
+    )
 
 
 def _guard(request: web.Request) -> tuple[Simulator, Token | None, dict[str, str], web.Response | None]:
@@ -86,9 +120,17 @@ def _guard(request: web.Request) -> tuple[Simulator, Token | None, dict[str, str
 
 def job_table(sim: Simulator, job: CriteoJob) -> Table:
     """The export content of `job` (cached for a few recent jobs)."""
-    table = sim.cached_table(("criteo", job.export_id), lambda: criteo_table(
-        job.attributes, job.window, job.client_id, job.seed, job.rows, job.report_bytes,
-    ))
+    table = sim.cached_table(
+        ("criteo", job.export_id),
+        lambda: criteo_table(
+            job.attributes,
+            job.window,
+            job.client_id,
+            job.seed,
+            job.rows,
+            job.report_bytes,
+        ),
+    )
     job.rows_count = table.rows
     return table
 
@@ -121,14 +163,26 @@ async def create(request: web.Request) -> web.Response:
     try:
         body = json.loads(raw)
     except ValueError:
-        return criteo_error(400, [criteo_problem(
-            "json-serialization-error", "Invalid JSON", "The request body is not valid JSON", "validation", request.path,
-        )], headers=headers)
+        return criteo_error(
+            400,
+            [
+                criteo_problem(
+                    "json-serialization-error",
+                    "Invalid JSON",
+                    "The request body is not valid JSON",
+                    "validation",
+                    request.path,
+                )
+            ],
+            headers=headers,
+        )
     now = sim.clock.now()
     try:
         export = parse_export(body, sim.clock.utcnow())
     except ExportRejected as exc:
-        problems = [criteo_problem(p.code, p.title, p.detail, "validation", request.path, p.field) for p in exc.problems]
+        problems = [
+            criteo_problem(p.code, p.title, p.detail, "validation", request.path, p.field) for p in exc.problems
+        ]
         return criteo_error(400, problems, headers=headers)
     cfg = sim.config
     key = export.cache_key(tok.client_id) if export.cacheable else None
@@ -138,10 +192,18 @@ async def create(request: web.Request) -> web.Response:
             job = None
         if job is None:
             job = CriteoJob(
-                export_id=new_id(), client_id=tok.client_id, attributes=export.attributes, window=export.window,
-                created_at=now, done_at=now + max(0.0, cfg.criteo_job_seconds), outcome=cfg.criteo_job_outcome,
-                ttl=cfg.criteo_export_ttl_seconds, rows=cfg.criteo_rows, report_bytes=cfg.criteo_report_bytes,
-                seed=cfg.seed, cache_key=key,
+                export_id=new_id(),
+                client_id=tok.client_id,
+                attributes=export.attributes,
+                window=export.window,
+                created_at=now,
+                done_at=now + max(0.0, cfg.criteo_job_seconds),
+                outcome=cfg.criteo_job_outcome,
+                ttl=cfg.criteo_export_ttl_seconds,
+                rows=cfg.criteo_rows,
+                report_bytes=cfg.criteo_report_bytes,
+                seed=cfg.seed,
+                cache_key=key,
             )
             sim.criteo_jobs[job.export_id] = job
             if key:
@@ -152,10 +214,19 @@ async def create(request: web.Request) -> web.Response:
 def _lookup(request: web.Request, sim: Simulator, tok: Token, headers: dict[str, str]) -> CriteoJob | web.Response:
     job = sim.criteo_jobs.get(request.match_info["reportId"])
     if job is None or job.client_id != tok.client_id:
-        return criteo_error(403, [criteo_problem(
-            "export-not-found", "Export job not found", "The requested export does not exist or is not visible",
-            "access-control", request.path,
-        )], headers=headers)
+        return criteo_error(
+            403,
+            [
+                criteo_problem(
+                    "export-not-found",
+                    "Export job not found",
+                    "The requested export does not exist or is not visible",
+                    "access-control",
+                    request.path,
+                )
+            ],
+            headers=headers,
+        )
     return job
 
 
@@ -186,23 +257,46 @@ async def download(request: web.Request) -> web.StreamResponse:
         return job
     state = job.status(sim.clock.now())
     if state == "Expired":
-        return criteo_error(400, [criteo_problem(
-            "export-alreadyexpired", "Export already expired", "The export output has been permanently deleted",
-            "validation", request.path,
-        )], headers=headers)
+        return criteo_error(
+            400,
+            [
+                criteo_problem(
+                    "export-alreadyexpired",
+                    "Export already expired",
+                    "The export output has been permanently deleted",
+                    "validation",
+                    request.path,
+                )
+            ],
+            headers=headers,
+        )
     if state != "Done":
         code = "export-failed" if state == "Failure" else "export-not-ready"
-        return criteo_error(409, [criteo_problem(
-            code, "Export not downloadable", f"The export status is {state}; download is possible only when Done",
-            "validation", request.path,
-        )], headers=headers)
+        return criteo_error(
+            409,
+            [
+                criteo_problem(
+                    code,
+                    "Export not downloadable",
+                    f"The export status is {state}; download is possible only when Done",
+                    "validation",
+                    request.path,
+                )
+            ],
+            headers=headers,
+        )
     table = job_table(sim, job)
     fmt = job.file_format
     headers = dict(headers)
     headers["Content-Disposition"] = f'attachment; filename="{job.export_id}.{fmt}"'
     return await send_body(
-        request, table.body, CONTENT_TYPES[fmt], headers=headers, range_support=sim.config.range_support,
-        chunk=sim.config.download_chunk_bytes, cut_after=request.get(CUT_AFTER),
+        request,
+        table.body,
+        CONTENT_TYPES[fmt],
+        headers=headers,
+        range_support=sim.config.range_support,
+        chunk=sim.config.download_chunk_bytes,
+        cut_after=request.get(CUT_AFTER),
     )
 
 

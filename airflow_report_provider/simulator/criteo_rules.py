@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 DIMENSIONS = [
-    "AdvertiserId", "PartnerId", "CampaignId", "SellerId", "ProductId", "SellerName",
-    "Year", "Month", "Week", "Day", "Hour", "Minute",
+    "AdvertiserId",
+    "PartnerId",
+    "CampaignId",
+    "SellerId",
+    "ProductId",
+    "SellerName",
+    "Year",
+    "Month",
+    "Week",
+    "Day",
+    "Hour",
+    "Minute",
 ]
 METRICS = ["Clicks", "Displays", "Cost"]
 DEFAULT_DIMENSIONS = ["AdvertiserId", "CampaignId", "SellerId", "ProductId", "Day"]
@@ -66,7 +76,7 @@ def valid_timezone(name: str) -> bool:
 
 def _parse_dt(value: str) -> datetime:
     dt = datetime.fromisoformat(value.strip())
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def _serialization(field_name: str, detail: str) -> Problem:
@@ -80,7 +90,9 @@ def parse_export(body: Any, now: datetime) -> ExportRequest:
     data = body.get("data")
     attrs = data.get("attributes") if isinstance(data, dict) else None
     if not isinstance(attrs, dict):
-        raise ExportRejected([Problem("invalid-query", "Invalid query definition", "data.attributes is required", "data")])
+        raise ExportRejected(
+            [Problem("invalid-query", "Invalid query definition", "data.attributes is required", "data")]
+        )
 
     # 1. deserialization: types and enums (the API answers json-serialization-error)
     problems: list[Problem] = []
@@ -88,7 +100,9 @@ def parse_export(body: Any, now: datetime) -> ExportRequest:
     if fmt is None:
         fmt = "csv"
     if not isinstance(fmt, str) or fmt.lower() not in ("csv", "json"):
-        problems.append(_serialization("fileFormat", f"Unsupported fileFormat {fmt!r}: only csv and json are supported"))
+        problems.append(
+            _serialization("fileFormat", f"Unsupported fileFormat {fmt!r}: only csv and json are supported")
+        )
     for name in (*ID_LISTS, "dimensions", "metrics"):
         value = attrs.get(name)
         if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
@@ -116,35 +130,63 @@ def parse_export(body: Any, now: datetime) -> ExportRequest:
 
     # 2. validation rules
     if not attrs.get("advertiserIds"):
-        problems.append(Problem("invalid-query", "Invalid query definition", "advertiserIds is required", "advertiserIds"))
+        problems.append(
+            Problem("invalid-query", "Invalid query definition", "advertiserIds is required", "advertiserIds")
+        )
     start, end = dates["startDate"], dates["endDate"]
     if lookback is not None and (start or end):
-        problems.append(Problem(
-            "invalid-time-interval", "Invalid time interval definition",
-            "lookbackWindow cannot be combined with startDate/endDate", "lookbackWindow",
-        ))
+        problems.append(
+            Problem(
+                "invalid-time-interval",
+                "Invalid time interval definition",
+                "lookbackWindow cannot be combined with startDate/endDate",
+                "lookbackWindow",
+            )
+        )
     elif lookback is None and start is None:
         detail = "endDate requires startDate" if end else "Exactly one of lookbackWindow or startDate is required"
         problems.append(Problem("invalid-time-interval", "Invalid time interval definition", detail, "startDate"))
     if lookback is not None and not 60 <= lookback <= 1440:
-        problems.append(Problem(
-            "invalid-lookbackwindow", "Invalid lookback window", "lookbackWindow must be between 60 and 1440 minutes",
-            "lookbackWindow",
-        ))
+        problems.append(
+            Problem(
+                "invalid-lookbackwindow",
+                "Invalid lookback window",
+                "lookbackWindow must be between 60 and 1440 minutes",
+                "lookbackWindow",
+            )
+        )
     if start is not None and lookback is None:
         stop = end or now
         if start > now:
-            problems.append(Problem("invalid-time-interval", "Invalid time interval definition", "startDate is in the future", "startDate"))
+            problems.append(
+                Problem(
+                    "invalid-time-interval",
+                    "Invalid time interval definition",
+                    "startDate is in the future",
+                    "startDate",
+                )
+            )
         elif start >= stop:
-            problems.append(Problem("invalid-time-interval", "Invalid time interval definition", "startDate must be before endDate", "endDate"))
+            problems.append(
+                Problem(
+                    "invalid-time-interval",
+                    "Invalid time interval definition",
+                    "startDate must be before endDate",
+                    "endDate",
+                )
+            )
     tz = attrs.get("timezone") or "UTC"
     if not valid_timezone(tz):
-        problems.append(Problem("invalid-query", "Invalid query definition", f"Unknown IANA time zone {tz!r}", "timezone"))
+        problems.append(
+            Problem("invalid-query", "Invalid query definition", f"Unknown IANA time zone {tz!r}", "timezone")
+        )
     dims: list[str] = []
     for d in attrs.get("dimensions") or DEFAULT_DIMENSIONS:
         canon = _DIM_BY_LOWER.get(d.lower())
         if canon is None:
-            problems.append(Problem("invalid-query", "Invalid query definition", f"Unknown dimension {d!r}", "dimensions"))
+            problems.append(
+                Problem("invalid-query", "Invalid query definition", f"Unknown dimension {d!r}", "dimensions")
+            )
         elif canon not in dims:
             dims.append(canon)
     metrics: list[str] = []
@@ -156,10 +198,14 @@ def parse_export(body: Any, now: datetime) -> ExportRequest:
             metrics.append(canon)
     exclusive = [d for d in dims if d in EXCLUSIVE_DIMENSIONS]
     if len(exclusive) > 1:
-        problems.append(Problem(
-            "invalid-dimensioncombination", "Invalid combination of dimensions",
-            f"Only one of productId, hour, minute can be used in a request (got {', '.join(exclusive)})", "dimensions",
-        ))
+        problems.append(
+            Problem(
+                "invalid-dimensioncombination",
+                "Invalid combination of dimensions",
+                f"Only one of productId, hour, minute can be used in a request (got {', '.join(exclusive)})",
+                "dimensions",
+            )
+        )
     if problems:
         raise ExportRejected(problems)
 

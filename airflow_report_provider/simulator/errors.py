@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -28,8 +28,12 @@ _CRITEO_DEFAULTS = {
 
 
 def criteo_problem(
-    code: str, title: str, detail: str | None = None, type_: str = "validation",
-    instance: str | None = None, field: str | None = None,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    type_: str = "validation",
+    instance: str | None = None,
+    field: str | None = None,
 ) -> dict[str, Any]:
     """One CommonProblem object (every field of the spec's schema)."""
     trace = uuid.uuid4().hex
@@ -47,7 +51,9 @@ def criteo_problem(
 
 def criteo_error(status: int, problems: list[dict], headers: dict[str, str] | None = None) -> web.Response:
     """`{"errors": [...]}` with the given HTTP status."""
-    return web.Response(status=status, body=json.dumps({"errors": problems}).encode(), content_type=JSON, headers=headers)
+    return web.Response(
+        status=status, body=json.dumps({"errors": problems}).encode(), content_type=JSON, headers=headers
+    )
 
 
 def criteo_default_error(status: int, instance: str | None = None) -> web.Response:
@@ -96,8 +102,13 @@ def walmart_envelope(errors: list[dict], envelope: str) -> dict[str, Any]:
 
 
 def walmart_error(
-    status: int, code: str, description: str, envelope: str, field: str | None = None,
-    category: str = "REQUEST", headers: dict[str, str] | None = None,
+    status: int,
+    code: str,
+    description: str,
+    envelope: str,
+    field: str | None = None,
+    category: str = "REQUEST",
+    headers: dict[str, str] | None = None,
 ) -> web.Response:
     body = walmart_envelope([walmart_error_obj(code, description, field, category)], envelope)
     return web.Response(status=status, body=json.dumps(body).encode(), content_type=JSON, headers=headers)
@@ -111,14 +122,18 @@ def walmart_default_error(status: int, envelope: str) -> web.Response:
 # --------------------------------------------------------------------------- blob (Azure-like)
 
 _BLOB_DEFAULTS = {
-    403: "AuthenticationFailed", 404: "BlobNotFound", 416: "InvalidRange", 500: "InternalError", 503: "ServerBusy",
+    403: "AuthenticationFailed",
+    404: "BlobNotFound",
+    416: "InvalidRange",
+    500: "InternalError",
+    503: "ServerBusy",
 }
 
 
 def blob_error(status: int, code: str | None = None, message: str = "", detail: str | None = None) -> web.Response:
     """An Azure Storage style XML error."""
     code = code or _BLOB_DEFAULTS.get(status, "Error")
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+    when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
     extra = f"<AuthenticationErrorDetail>{detail}</AuthenticationErrorDetail>" if detail else ""
     xml = (
         '<?xml version="1.0" encoding="utf-8"?><Error>'

@@ -8,9 +8,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ENDPOINTS = (
-    "criteo.token", "criteo.create", "criteo.status", "criteo.download",
-    "walmart.token", "walmart.token_detail", "walmart.create", "walmart.status", "walmart.list",
-    "walmart.download_url", "walmart.blob",
+    "criteo.token",
+    "criteo.create",
+    "criteo.status",
+    "criteo.download",
+    "walmart.token",
+    "walmart.token_detail",
+    "walmart.create",
+    "walmart.status",
+    "walmart.list",
+    "walmart.download_url",
+    "walmart.blob",
 )
 
 

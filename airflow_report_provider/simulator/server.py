@@ -177,8 +177,12 @@ class Simulator:
         route = request.match_info.route
         endpoint = route.name if route.name else "unknown"
         rec = RequestRecord(
-            endpoint, request.method, request.path, redact_query(dict(request.query)),
-            redact_headers(dict(request.headers)), self.clock.now(),
+            endpoint,
+            request.method,
+            request.path,
+            redact_query(dict(request.query)),
+            redact_headers(dict(request.headers)),
+            self.clock.now(),
         )
         self.stats.record(rec)
         fault = self.faults.take(endpoint) if endpoint in ENDPOINTS else None
@@ -213,8 +217,11 @@ class Simulator:
             resp = criteo_default_error(status)
             if status == 429:
                 limit = self.config.criteo_rate_limit_per_minute or 40
-                extra = {"x-ratelimit-limit": str(limit), "x-ratelimit-remaining": "0",
-                         "x-ratelimit-reset": str(int(now // 60 + 1) * 60)}
+                extra = {
+                    "x-ratelimit-limit": str(limit),
+                    "x-ratelimit-remaining": "0",
+                    "x-ratelimit-reset": str(int(now // 60 + 1) * 60),
+                }
         else:
             resp = walmart_default_error(status, self.config.walmart_error_envelope)
             if status == 429:
@@ -232,21 +239,24 @@ class Simulator:
         return resp
 
     async def _info(self, request: web.Request) -> web.Response:
-        return web.json_response({
-            "simulator": "airflow-report-provider",
-            "criteo": {"token_url": "/oauth2/token", "base": "/{version}/marketing-solutions/marketplace-performance-outcomes/stats"},
-            "walmart": {"token_url": "/v3/token", "base": "/v3/reports"},
-            "endpoints": list(ENDPOINTS),
-        })
+        return web.json_response(
+            {
+                "simulator": "airflow-report-provider",
+                "criteo": {
+                    "token_url": "/oauth2/token",
+                    "base": "/{version}/marketing-solutions/marketplace-performance-outcomes/stats",
+                },
+                "walmart": {"token_url": "/v3/token", "base": "/v3/reports"},
+                "endpoints": list(ENDPOINTS),
+            }
+        )
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
 
 @contextmanager
-def run_simulator(
-    config: SimulatorConfig | None = None, port: int = 0, host: str = "127.0.0.1"
-) -> Iterator[Simulator]:
+def run_simulator(config: SimulatorConfig | None = None, port: int = 0, host: str = "127.0.0.1") -> Iterator[Simulator]:
     """Run a Simulator in a background thread with its own event loop for the duration of the block."""
     sim = Simulator(config, host=host, port=port)
     loop = asyncio.new_event_loop()
@@ -257,7 +267,7 @@ def run_simulator(
         asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(sim.start())
-        except BaseException as exc:  # noqa: BLE001 - reported to the caller
+        except BaseException as exc:
             failure.append(exc)
             ready.set()
             loop.close()

@@ -8,8 +8,19 @@ from dataclasses import dataclass, field
 
 SECRET_QUERY_KEYS = {"sig", "client_secret", "access_token"}
 KEPT_HEADER_VALUES = {
-    "user-agent", "accept", "accept-encoding", "content-type", "content-length", "range", "host", "connection",
-    "wm_svc.name", "wm_qos.correlation_id", "wm_consumer.channel.type", "wm_market", "wm_global_version",
+    "user-agent",
+    "accept",
+    "accept-encoding",
+    "content-type",
+    "content-length",
+    "range",
+    "host",
+    "connection",
+    "wm_svc.name",
+    "wm_qos.correlation_id",
+    "wm_consumer.channel.type",
+    "wm_market",
+    "wm_global_version",
 }
 
 

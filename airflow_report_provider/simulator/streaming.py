@@ -12,7 +12,7 @@ from .body import Body
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
 
-def parse_range(header: str | None, length: int) -> tuple[int, int] | None | str:
+def parse_range(header: str | None, length: int) -> tuple[int, int] | str | None:
     """(start, end_exclusive) for one satisfiable byte range, None to send everything, "unsatisfiable"."""
     if not header:
         return None
@@ -41,14 +41,14 @@ async def send_body(
     range_support: bool = True,
     chunk: int = 65536,
     cut_after: int | None = None,
-    unsatisfiable: Callable[[int], web.StreamResponse] | None = None,
+    unsatisfiable: Callable[[int], web.Response] | None = None,
 ) -> web.StreamResponse:
     """Stream `body` (200, or 206 for a satisfiable Range when `range_support`), optionally cut after N bytes."""
     span = parse_range(request.headers.get("Range"), body.length) if range_support else None
     if span == "unsatisfiable":
-        if unsatisfiable is not None:
-            return unsatisfiable(body.length)
-        return web.Response(status=416, headers={"Content-Range": f"bytes */{body.length}"})
+        refusal = unsatisfiable(body.length) if unsatisfiable is not None else web.Response(status=416)
+        refusal.headers["Content-Range"] = f"bytes */{body.length}"
+        return refusal
     resp = web.StreamResponse(status=200, headers=headers or {})
     resp.content_type = content_type
     start, end = 0, body.length

@@ -6,7 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -14,8 +14,8 @@ from aiohttp import web
 
 from .archive import EXTENSIONS
 from .blob import signed_url
-from .keys import CUT_AFTER, SIM
 from .errors import walmart_error
+from .keys import SIM
 from .state import Token, WalmartRequest, iso_z, new_id
 from .walmart_rules import Rejection, check_create_body, check_list_query, check_report_params
 
@@ -29,8 +29,15 @@ def _sim(request: web.Request) -> Simulator:
     return request.app[SIM]
 
 
-def _error(sim: Simulator, status: int, code: str, description: str, field: str | None = None,
-           category: str = "REQUEST", headers: dict[str, str] | None = None) -> web.Response:
+def _error(
+    sim: Simulator,
+    status: int,
+    code: str,
+    description: str,
+    field: str | None = None,
+    category: str = "REQUEST",
+    headers: dict[str, str] | None = None,
+) -> web.Response:
     return walmart_error(status, code, description, sim.config.walmart_error_envelope, field, category, headers)
 
 
@@ -64,7 +71,9 @@ async def token(request: web.Request) -> web.Response:
             client_id = None
     expected = sim.config.secret_for("walmart", client_id or "")
     if not client_id or expected is None or expected != secret:
-        return _error(sim, 401, "UNAUTHORIZED", "Invalid client credentials (Basic clientId:clientSecret)", "Authorization")
+        return _error(
+            sim, 401, "UNAUTHORIZED", "Invalid client credentials (Basic clientId:clientSecret)", "Authorization"
+        )
     form = await request.post() if request.content_type == "application/x-www-form-urlencoded" else {}
     grant = form.get("grant_type")
     if not grant:
@@ -102,7 +111,9 @@ def _throttle(sim: Simulator, tok: Token, endpoint: str) -> tuple[dict[str, str]
     headers = {"X-Current-Token-Count": str(remaining), "X-Next-Replenishment-Time": str(int(reset * 1000))}
     if allowed:
         return headers, None
-    return headers, _error(sim, 429, "REQUEST_THRESHOLD_VIOLATED", f"More than {limit} calls per minute", headers=headers)
+    return headers, _error(
+        sim, 429, "REQUEST_THRESHOLD_VIOLATED", f"More than {limit} calls per minute", headers=headers
+    )
 
 
 async def token_detail(request: web.Request) -> web.Response:
@@ -114,15 +125,20 @@ async def token_detail(request: web.Request) -> web.Response:
     scopes = dict.fromkeys(
         ("reports", "item", "price", "lagtime", "feeds", "returns", "orders", "inventory", "content"), "full_access"
     )
-    return web.json_response({
-        "expire_at": str(int(tok.expires_at * 1000)), "issued_at": str(int(tok.issued_at * 1000)),
-        "is_valid": True, "is_channel_match": True, "scopes": scopes,
-    })
+    return web.json_response(
+        {
+            "expire_at": str(int(tok.expires_at * 1000)),
+            "issued_at": str(int(tok.issued_at * 1000)),
+            "is_valid": True,
+            "is_channel_match": True,
+            "scopes": scopes,
+        }
+    )
 
 
 def _file_name(req: WalmartRequest) -> str:
     stem = "".join(part.capitalize() for part in req.report_type.split("_")) + "Report"
-    ts = datetime.fromtimestamp(req.ready_at, timezone.utc).strftime("%Y-%m-%dT%H%M%S")
+    ts = datetime.fromtimestamp(req.ready_at, UTC).strftime("%Y-%m-%dT%H%M%S")
     return f"{stem}_{req.partner_id}_{ts}_{req.request_id.replace('-', '')[:12]}"
 
 
@@ -136,7 +152,9 @@ async def create(request: web.Request) -> web.Response:
         return _error(sim, 400, "MISSING_REQUEST_HEADER", "Content-Type: application/json is required", "Content-Type")
     raw = await request.read()
     try:
-        report_type, report_version = check_report_params(request.query.get("reportType"), request.query.get("reportVersion"))
+        report_type, report_version = check_report_params(
+            request.query.get("reportType"), request.query.get("reportVersion")
+        )
         try:
             body = json.loads(raw) if raw.strip() else None
         except ValueError:
@@ -152,14 +170,30 @@ async def create(request: web.Request) -> web.Response:
         )
         headers = {"X-Current-Token-Count": str(left), "X-Next-Replenishment-Time": str(int(nxt * 1000))}
         if not allowed:
-            return _error(sim, 429, "REQUEST_THRESHOLD_VIOLATED",
-                          f"Only {cfg.walmart_create_limit_per_hour} {report_type} request(s) per hour", headers=headers)
+            return _error(
+                sim,
+                429,
+                "REQUEST_THRESHOLD_VIOLATED",
+                f"Only {cfg.walmart_create_limit_per_hour} {report_type} request(s) per hour",
+                headers=headers,
+            )
     seconds = max(0.0, cfg.walmart_job_seconds)
     req = WalmartRequest(
-        request_id=new_id(), client_id=tok.client_id, partner_id=partner_id(tok.client_id), report_type=report_type,
-        report_version=report_version, payload=payload, created_at=now, inprogress_at=now + seconds / 3,
-        ready_at=now + seconds, outcome=cfg.walmart_job_outcome, file_format=cfg.walmart_file_format,
-        rows=cfg.walmart_rows, report_bytes=cfg.walmart_report_bytes, bom=cfg.walmart_csv_bom, seed=cfg.seed,
+        request_id=new_id(),
+        client_id=tok.client_id,
+        partner_id=partner_id(tok.client_id),
+        report_type=report_type,
+        report_version=report_version,
+        payload=payload,
+        created_at=now,
+        inprogress_at=now + seconds / 3,
+        ready_at=now + seconds,
+        outcome=cfg.walmart_job_outcome,
+        file_format=cfg.walmart_file_format,
+        rows=cfg.walmart_rows,
+        report_bytes=cfg.walmart_report_bytes,
+        bom=cfg.walmart_csv_bom,
+        seed=cfg.seed,
     )
     req.file_name = _file_name(req)
     with sim.lock:
@@ -181,8 +215,15 @@ def _visible(sim: Simulator, request_id: str | None, tok: Token) -> WalmartReque
 
 
 def _not_found(sim: Simulator, request_id: str | None, headers: dict[str, str]) -> web.Response:
-    return _error(sim, 404, "CONTENT_NOT_FOUND", f"Request id {request_id} not found (unknown, expired or not yours)",
-                  "requestId", "DATA", headers)
+    return _error(
+        sim,
+        404,
+        "CONTENT_NOT_FOUND",
+        f"Request id {request_id} not found (unknown, expired or not yours)",
+        "requestId",
+        "DATA",
+        headers,
+    )
 
 
 def _note_terminal(sim: Simulator, req: WalmartRequest, state: str) -> None:
@@ -218,7 +259,9 @@ async def list_requests(request: web.Request) -> web.Response:
         return refusal
     now = sim.clock.now()
     try:
-        q = check_list_query(request.query, sim.config.walmart_list_page_size, now, sim.config.walmart_retention_seconds)
+        q = check_list_query(
+            request.query, sim.config.walmart_list_page_size, now, sim.config.walmart_retention_seconds
+        )
     except Rejection as exc:
         return _error(sim, exc.status, exc.code, exc.description, exc.field, headers=headers)
     retention = sim.config.walmart_retention_seconds
@@ -228,7 +271,9 @@ async def list_requests(request: web.Request) -> web.Response:
     for req in reversed(candidates):  # insertion order reversed = newest first
         if req.client_id != tok.client_id or now - req.created_at > retention:
             continue
-        if (q.report_type and req.report_type != q.report_type) or (q.report_version and req.report_version != q.report_version):
+        if (q.report_type and req.report_type != q.report_type) or (
+            q.report_version and req.report_version != q.report_version
+        ):
             continue
         if q.request_id and req.request_id != q.request_id:
             continue
@@ -240,12 +285,22 @@ async def list_requests(request: web.Request) -> web.Response:
         matches.append(item)
     matches.sort(key=lambda item: item["requestSubmissionDate"], reverse=True)  # stable: ties keep newest first
     first = (q.page - 1) * q.limit
-    answer = {"page": q.page, "totalCount": len(matches), "limit": q.limit, "requests": matches[first : first + q.limit]}
+    answer = {
+        "page": q.page,
+        "totalCount": len(matches),
+        "limit": q.limit,
+        "requests": matches[first : first + q.limit],
+    }
     if first + q.limit < len(matches):
         params = [
-            ("reportType", q.report_type), ("reportVersion", q.report_version), ("requestStatus", q.request_status),
-            ("requestId", q.request_id), ("requestSubmissionStartDate", q.raw_start), ("requestSubmissionEndDate", q.raw_end),
-            ("page", str(q.page + 1)), ("limit", str(q.limit)),
+            ("reportType", q.report_type),
+            ("reportVersion", q.report_version),
+            ("requestStatus", q.request_status),
+            ("requestId", q.request_id),
+            ("requestSubmissionStartDate", q.raw_start),
+            ("requestSubmissionEndDate", q.raw_end),
+            ("page", str(q.page + 1)),
+            ("limit", str(q.limit)),
         ]
         answer["nextCursor"] = "&".join(f"{k}={quote(v, safe=':')}" for k, v in params if v)
     return web.json_response(answer, headers=headers)
@@ -262,15 +317,23 @@ async def download_url(request: web.Request) -> web.Response:
         return refusal
     request_id = request.query.get("requestId")
     if not request_id:
-        return _error(sim, 400, "MISSING_REQUEST_PARAM", "Missing required query parameter requestId", "requestId",
-                      headers=headers)
+        return _error(
+            sim,
+            400,
+            "MISSING_REQUEST_PARAM",
+            "Missing required query parameter requestId",
+            "requestId",
+            headers=headers,
+        )
     req = _visible(sim, request_id, tok)
     if req is None:
         return _not_found(sim, request_id, headers)
     now = sim.clock.now()
     item = req.as_json(now)
     _note_terminal(sim, req, item["requestStatus"])
-    answer = {k: item[k] for k in ("requestId", "requestStatus", "requestSubmissionDate", "reportType", "reportVersion")}
+    answer = {
+        k: item[k] for k in ("requestId", "requestStatus", "requestSubmissionDate", "reportType", "reportVersion")
+    }
     if item["requestStatus"] == "READY":
         expiry = int(now + sim.config.walmart_download_url_ttl_seconds)
         name = f"{req.file_name}.{EXTENSIONS[req.file_format]}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 STATUSES = ("RECEIVED", "INPROGRESS", "READY", "ERROR")
@@ -31,7 +31,7 @@ def parse_walmart_time(value: Any) -> datetime:
     if not isinstance(value, str) or not (_ISO_Z.match(value.strip()) or _DATE.match(value.strip())):
         raise ValueError(f"not a YYYY-MM-DDTHH:mm:ssZ date-time: {value!r}")
     dt = datetime.fromisoformat(value.strip())
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 def check_report_params(report_type: str | None, report_version: str | None) -> tuple[str, str]:
@@ -82,7 +82,10 @@ def check_create_body(report_type: str, report_version: str, body: Any, now: dat
         for f in filters:
             kind = f.get("type", f.get("rowFilterType")) if isinstance(f, dict) else None
             if not isinstance(f, dict) or not f.get("columnName") or kind not in FILTER_TYPES:
-                raise _content("rowFilters", "Each row filter needs columnName and type (rangeFilter, enumFilter, multiValueFilter)")
+                raise _content(
+                    "rowFilters",
+                    "Each row filter needs columnName and type (rangeFilter, enumFilter, multiValueFilter)",
+                )
             if kind != "rangeFilter" and not isinstance(f.get("values"), list):
                 raise _content("rowFilters", f"{kind} on {f['columnName']!r} needs a values array")
     excluded = body.get("excludeColumns")
@@ -139,11 +142,15 @@ def check_list_query(query: Any, page_size: int, now: float, retention: float) -
     """Validate the list call's query parameters."""
     status = query.get("requestStatus")
     if status and status not in STATUSES:
-        raise Rejection(400, "INVALID_REQUEST_PARAM", "requestStatus", f"requestStatus must be one of {', '.join(STATUSES)}")
+        raise Rejection(
+            400, "INVALID_REQUEST_PARAM", "requestStatus", f"requestStatus must be one of {', '.join(STATUSES)}"
+        )
     raw_start, raw_end = query.get("requestSubmissionStartDate"), query.get("requestSubmissionEndDate")
     if bool(raw_start) != bool(raw_end):
         raise Rejection(
-            400, "INVALID_REQUEST_PARAM", "requestSubmissionStartDate" if not raw_start else "requestSubmissionEndDate",
+            400,
+            "INVALID_REQUEST_PARAM",
+            "requestSubmissionStartDate" if not raw_start else "requestSubmissionEndDate",
             "Provide both requestSubmissionStartDate and requestSubmissionEndDate",
         )
     start = end = None
@@ -151,22 +158,34 @@ def check_list_query(query: Any, page_size: int, now: float, retention: float) -
         try:
             start, end = parse_walmart_time(raw_start), parse_walmart_time(raw_end)
         except ValueError:
-            raise Rejection(400, "INVALID_REQUEST_PARAM", "requestSubmissionStartDate", "Dates must be YYYY-MM-DDTHH:mm:ssZ") from None
+            raise Rejection(
+                400, "INVALID_REQUEST_PARAM", "requestSubmissionStartDate", "Dates must be YYYY-MM-DDTHH:mm:ssZ"
+            ) from None
         if start > end:
             raise Rejection(400, "INVALID_REQUEST_PARAM", "requestSubmissionStartDate", "Start date is after end date")
         if start.timestamp() < now - retention - 86400:
             raise Rejection(
-                400, "INVALID_REQUEST_PARAM", "requestSubmissionStartDate",
+                400,
+                "INVALID_REQUEST_PARAM",
+                "requestSubmissionStartDate",
                 "requestSubmissionStartDate is beyond the 30 days report retention",
             )
-    try:
-        page = int(query.get("page", 1))
-        limit = int(query.get("limit", page_size))
-    except ValueError:
-        raise Rejection(400, "INVALID_REQUEST_PARAM", "page", "page and limit must be integers") from None
-    if page < 1 or not 1 <= limit <= 1000:
-        raise Rejection(400, "INVALID_REQUEST_PARAM", "limit" if page >= 1 else "page", "page must be >= 1, limit 1..1000")
+    paging: dict[str, int] = {}
+    for name, default, low, high in (("page", 1, 1, 10**6), ("limit", page_size, 1, 1000)):
+        raw = query.get(name, str(default))
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            raise Rejection(400, "INVALID_REQUEST_PARAM", name, f"{name} must be an integer in {low}..{high}")
+        paging[name] = int(raw)
+    page, limit = paging["page"], paging["limit"]
     return ListQuery(
-        query.get("reportType") or None, query.get("reportVersion") or None, status or None,
-        query.get("requestId") or None, start, end, raw_start, raw_end, page, limit,
+        query.get("reportType") or None,
+        query.get("reportVersion") or None,
+        status or None,
+        query.get("requestId") or None,
+        start,
+        end,
+        raw_start,
+        raw_end,
+        page,
+        limit,
     )

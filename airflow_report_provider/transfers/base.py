@@ -19,27 +19,41 @@ from airflow_report_provider.common.streaming import (
 TRANSFER_TEMPLATE_FIELDS = ("destination",)
 
 
+def _destination_url(destination: Any) -> str:
+    """The destination as a URL string; a clear error naming the field when it cannot be one."""
+    if not isinstance(destination, str) or not destination.strip():
+        raise ReportValidationError("destination", "is required: an object-storage URL or ObjectStoragePath", destination)
+    text = destination.strip()
+    if "://" not in text:
+        if not text.startswith("/"):
+            raise ReportValidationError(
+                "destination", "must be an object-storage URL (s3://, gs://, file:///...) or an absolute path", destination
+            )
+        text = f"file://{text}"
+    if text.endswith("/"):
+        raise ReportValidationError("destination", "must name a file, not a directory", destination)
+    return text
+
+
+def check_destination_syntax(destination: Any) -> None:
+    """Parse-time check: no connection lookup, no filesystem (ObjectStoragePath would build one)."""
+    from airflow.sdk import ObjectStoragePath
+
+    if not isinstance(destination, ObjectStoragePath):
+        _destination_url(destination)
+
+
 def check_destination(destination: Any) -> Any:
-    """An ObjectStoragePath for ``destination``; a clear error naming the field when it is not usable."""
+    """An ObjectStoragePath for ``destination`` (execute time: this looks up the storage connection)."""
     from airflow.sdk import ObjectStoragePath
 
     if isinstance(destination, ObjectStoragePath):
-        path = destination
-    elif isinstance(destination, str) and destination.strip():
-        text = destination.strip()
-        if "://" not in text:
-            if not text.startswith("/"):
-                raise ReportValidationError("destination", "must be an object-storage URL (s3://, gs://, file:///...) or an absolute path", destination)
-            text = f"file://{text}"
-        try:
-            path = ObjectStoragePath(text)
-        except Exception as exc:
-            raise ReportValidationError("destination", f"is not a usable object-storage URL ({type(exc).__name__})", destination) from None
-    else:
-        raise ReportValidationError("destination", "is required: an object-storage URL or ObjectStoragePath", destination)
-    if str(path).endswith("/"):
-        raise ReportValidationError("destination", "must name a file, not a directory", str(path))
-    return path
+        return destination
+    url = _destination_url(destination)
+    try:
+        return ObjectStoragePath(url)
+    except Exception as exc:
+        raise ReportValidationError("destination", f"is not a usable object-storage URL ({type(exc).__name__}: {exc})", destination) from None
 
 
 class ObjectStorageTransferMixin:
@@ -65,8 +79,8 @@ class ObjectStorageTransferMixin:
         self.progress_interval = progress_interval
         if compression is not None and compression not in COMPRESSIONS:
             raise ReportValidationError("compression", f"must be one of {', '.join(COMPRESSIONS)} or None", compression)
-        if isinstance(destination, str) and "{{" not in destination and "{%" not in destination:
-            check_destination(destination)
+        if not (isinstance(destination, str) and ("{{" in destination or "{%" in destination)):
+            check_destination_syntax(destination)
 
     def check_transfer_params(self) -> Any:
         """Validate the rendered destination before any HTTP call."""

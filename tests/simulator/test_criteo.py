@@ -11,11 +11,11 @@ import requests
 
 from airflow_report_provider.simulator import SimulatorConfig, run_simulator
 from airflow_report_provider.simulator.testing import (
+    create_criteo_export,
     criteo_base,
     criteo_export,
     criteo_headers,
     criteo_token,
-    create_criteo_export,
     walmart_token,
 )
 
@@ -37,8 +37,11 @@ def _codes(resp: requests.Response) -> list[str]:
 
 def _create(sim, token, body, version="preview"):
     data = body if isinstance(body, (bytes, str)) else json.dumps(body)
-    return requests.post(criteo_base(sim, version) + "/realtime-reports/export", data=data,
-                         headers={**criteo_headers(token), "Content-Type": "application/json"})
+    return requests.post(
+        criteo_base(sim, version) + "/realtime-reports/export",
+        data=data,
+        headers={**criteo_headers(token), "Content-Type": "application/json"},
+    )
 
 
 def _get(sim, token, path, **kw):
@@ -49,19 +52,44 @@ def _get(sim, token, path, **kw):
 
 
 def test_token_happy_path(sim):
-    r = requests.post(sim.url + "/oauth2/token", data={
-        "grant_type": "client_credentials", "client_id": "sim-criteo-client", "client_secret": "sim-criteo-secret"})
+    r = requests.post(
+        sim.url + "/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "sim-criteo-client",
+            "client_secret": "sim-criteo-secret",
+        },
+    )
     assert r.status_code == 200
     body = r.json()
     assert body["token_type"] == "Bearer" and body["expires_in"] == 900 and len(body["access_token"]) > 20
     assert sim.stats.tokens_issued["criteo"] == 1
 
 
-@pytest.mark.parametrize("form, status, code", [
-    ({"grant_type": "client_credentials", "client_id": "sim-criteo-client", "client_secret": "nope"}, 401, "invalid-client"),
-    ({"grant_type": "client_credentials", "client_id": "sim-walmart-client", "client_secret": "sim-walmart-secret"}, 401, "invalid-client"),
-    ({"grant_type": "password", "client_id": "sim-criteo-client", "client_secret": "sim-criteo-secret"}, 400, "unsupported-grant-type"),
-])
+@pytest.mark.parametrize(
+    "form, status, code",
+    [
+        (
+            {"grant_type": "client_credentials", "client_id": "sim-criteo-client", "client_secret": "nope"},
+            401,
+            "invalid-client",
+        ),
+        (
+            {
+                "grant_type": "client_credentials",
+                "client_id": "sim-walmart-client",
+                "client_secret": "sim-walmart-secret",
+            },
+            401,
+            "invalid-client",
+        ),
+        (
+            {"grant_type": "password", "client_id": "sim-criteo-client", "client_secret": "sim-criteo-secret"},
+            400,
+            "unsupported-grant-type",
+        ),
+    ],
+)
 def test_token_refusals(sim, form, status, code):
     r = requests.post(sim.url + "/oauth2/token", data=form)
     assert r.status_code == status
@@ -69,8 +97,14 @@ def test_token_refusals(sim, form, status, code):
 
 
 def test_token_requires_form_encoding(sim):
-    r = requests.post(sim.url + "/oauth2/token", json={
-        "grant_type": "client_credentials", "client_id": "sim-criteo-client", "client_secret": "sim-criteo-secret"})
+    r = requests.post(
+        sim.url + "/oauth2/token",
+        json={
+            "grant_type": "client_credentials",
+            "client_id": "sim-criteo-client",
+            "client_secret": "sim-criteo-secret",
+        },
+    )
     assert r.status_code == 400
 
 
@@ -144,8 +178,11 @@ def test_versions(sim, token, version):
 
 
 def test_unknown_version_is_404(sim, token):
-    r = requests.post(sim.url + "/v1/marketing-solutions/marketplace-performance-outcomes/stats/realtime-reports/export",
-                      json=criteo_export(), headers=criteo_headers(token))
+    r = requests.post(
+        sim.url + "/v1/marketing-solutions/marketplace-performance-outcomes/stats/realtime-reports/export",
+        json=criteo_export(),
+        headers=criteo_headers(token),
+    )
     assert r.status_code == 404
 
 
@@ -199,7 +236,10 @@ VALIDATION_CASES = [
     ({"lookbackWindow": 60, "startDate": "2026-01-01T00:00:00Z"}, "invalid-time-interval"),
     ({"lookbackWindow": None}, "invalid-time-interval"),
     ({"lookbackWindow": None, "endDate": "2026-01-01T00:00:00Z"}, "invalid-time-interval"),
-    ({"lookbackWindow": None, "startDate": "2026-01-02T00:00:00Z", "endDate": "2026-01-01T00:00:00Z"}, "invalid-time-interval"),
+    (
+        {"lookbackWindow": None, "startDate": "2026-01-02T00:00:00Z", "endDate": "2026-01-01T00:00:00Z"},
+        "invalid-time-interval",
+    ),
     ({"lookbackWindow": None, "startDate": "2999-01-01T00:00:00Z"}, "invalid-time-interval"),
     ({"lookbackWindow": 59}, "invalid-lookbackwindow"),
     ({"lookbackWindow": 1441}, "invalid-lookbackwindow"),
@@ -214,8 +254,13 @@ VALIDATION_CASES = [
 
 @pytest.mark.parametrize("attrs, code", VALIDATION_CASES)
 def test_validation_rules(sim, token, attrs, code):
-    r = _create(sim, token, criteo_export(**{k: v for k, v in attrs.items() if v is not None},
-                                          **{k: None for k, v in attrs.items() if v is None}))
+    r = _create(
+        sim,
+        token,
+        criteo_export(
+            **{k: v for k, v in attrs.items() if v is not None}, **{k: None for k, v in attrs.items() if v is None}
+        ),
+    )
     assert r.status_code == 400, r.text
     assert code in _codes(r)
     problem = r.json()["errors"][0]
@@ -236,17 +281,28 @@ def test_malformed_json(sim, token, raw):
     assert r.status_code == 400 and _codes(r) == ["json-serialization-error"]
 
 
-@pytest.mark.parametrize("attrs", [
-    {"fileFormat": "CSV"}, {"fileFormat": "json"}, {"fileFormat": "Json"},
-    {"dimensions": ["advertiserId", "campaignId", "sellerId", "productId", "day"]},
-    {"dimensions": ["AdvertiserId", "Minute"], "timezone": "America/New_York"},
-    {"lookbackWindow": 1440}, {"lookbackWindow": None, "startDate": "2026-01-01T00:00:00Z"},
-    {"lookbackWindow": None, "startDate": "2026-01-01T00:00:00+02:00", "endDate": "2026-01-01T06:00:00+02:00"},
-    {"campaignIds": ["1", "2"], "sellerIds": [], "partnerIds": ["9"], "currency": "eur"},
-])
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {"fileFormat": "CSV"},
+        {"fileFormat": "json"},
+        {"fileFormat": "Json"},
+        {"dimensions": ["advertiserId", "campaignId", "sellerId", "productId", "day"]},
+        {"dimensions": ["AdvertiserId", "Minute"], "timezone": "America/New_York"},
+        {"lookbackWindow": 1440},
+        {"lookbackWindow": None, "startDate": "2026-01-01T00:00:00Z"},
+        {"lookbackWindow": None, "startDate": "2026-01-01T00:00:00+02:00", "endDate": "2026-01-01T06:00:00+02:00"},
+        {"campaignIds": ["1", "2"], "sellerIds": [], "partnerIds": ["9"], "currency": "eur"},
+    ],
+)
 def test_accepted_variants(sim, token, attrs):
-    r = _create(sim, token, criteo_export(**{k: v for k, v in attrs.items() if v is not None},
-                                          **{k: None for k, v in attrs.items() if v is None}))
+    r = _create(
+        sim,
+        token,
+        criteo_export(
+            **{k: v for k, v in attrs.items() if v is not None}, **{k: None for k, v in attrs.items() if v is None}
+        ),
+    )
     assert r.status_code == 200, r.text
 
 

@@ -28,6 +28,8 @@ def string_list(field: str, value: Any, *, required: bool = False) -> list[str]:
         )
     if not isinstance(value, Iterable):
         raise ReportValidationError(field, "must be a list", value)
+    if isinstance(value, (set, frozenset)):
+        value = sorted(value, key=str)  # a stable order: the same request gives the same body
     items: list[str] = []
     for item in value:
         if isinstance(item, bool) or not isinstance(item, (str, int)) or str(item).strip() == "":

@@ -32,9 +32,18 @@ def seed_int(*parts: object) -> int:
 
 
 def _csv_text(text: str) -> str:
-    if any(c in text for c in ',"\n\r'):
+    if "," in text or '"' in text or "\n" in text or "\r" in text:
         return '"' + text.replace('"', '""') + '"'
     return text
+
+
+def _int(rng: random.Random, low: int, high: int) -> int:
+    """A number in [low, high) (cheaper than randrange; content only needs to look plausible)."""
+    return low + int(rng.random() * (high - low))
+
+
+def _pick(rng: random.Random, seq: Sequence[str]) -> str:
+    return seq[int(rng.random() * len(seq))]
 
 
 def _json_cell(cell: Cell) -> str:
@@ -185,22 +194,22 @@ def criteo_table(
                 prefix = {"ProductId": "sku-", "SellerName": "Seller "}.get(d, "7")
                 cells.append((f"{prefix}{ph}{r:04d}", False))
             elif filters.get(d):
-                cells.append((rng.choice(filters[d]), False))
+                cells.append((_pick(rng, filters[d]), False))
             elif d == "ProductId":
-                cells.append((f"sku-{rng.randrange(10**6):06d}", False))
+                cells.append((f"sku-{_int(rng, 0, 10**6):06d}", False))
             elif d == "SellerName":
-                cells.append((f"Seller {rng.randrange(1, 500)}", False))
+                cells.append((f"Seller {_int(rng, 1, 500)}", False))
             else:
-                cells.append((str(rng.randrange(1000, 99999)), False))
+                cells.append((str(_int(rng, 1000, 99999)), False))
         for m in metrics:
             if m == vary:
                 cells.append((f"1{ph}{r:04d}", True))
             elif m == "Clicks":
-                cells.append((str(rng.randrange(0, 500)), True))
+                cells.append((str(_int(rng, 0, 500)), True))
             elif m == "Displays":
-                cells.append((str(rng.randrange(500, 100000)), True))
+                cells.append((str(_int(rng, 500, 100000)), True))
             else:
-                cells.append((f"{rng.randrange(0, 100000) / 100:.2f}", True))
+                cells.append((f"{_int(rng, 0, 100000) / 100:.2f}", True))
         return cells
 
     s = seed_int(seed, "criteo", client_id, attributes, [w.isoformat() for w in window])
@@ -322,13 +331,13 @@ def walmart_table(
             elif c == "Date":
                 cells.append((dates[r % len(dates)], False))
             elif c == "SKU":
-                cells.append((f"SKU-{rng.randrange(10**6):06d}", False))
+                cells.append((f"SKU-{_int(rng, 0, 10**6):06d}", False))
             elif c == "Item ID":
-                cells.append((str(rng.randrange(10**8, 10**9)), False))
+                cells.append((str(_int(rng, 10**8, 10**9)), False))
             elif c == "Product Name":
-                cells.append((f"{rng.choice(_NAMES)} {rng.choice(_COLORS)}", False))
+                cells.append((f"{_pick(rng, _NAMES)} {_pick(rng, _COLORS)}", False))
             elif c in choices:
-                cells.append((rng.choice(choices[c]), False))
+                cells.append((_pick(rng, choices[c]), False))
             elif c in ranges:
                 lo, hi, nd = ranges[c]
                 v = rng.uniform(lo, hi)

@@ -26,37 +26,42 @@ def _sim(request: web.Request) -> Simulator:
     return request.app[SIM]
 
 
+def _fail(
+    request: web.Request,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    type_: str = "validation",
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    """One Criteo problem as an error answer."""
+    return criteo_error(status, [criteo_problem(code, title, detail, type_, request.path)], headers=headers)
+
+
 async def token(request: web.Request) -> web.Response:
     """POST /oauth2/token (form: grant_type=client_credentials, client_id, client_secret)."""
     sim = _sim(request)
     form = await request.post() if request.content_type == "application/x-www-form-urlencoded" else {}
     grant, client_id, secret = form.get("grant_type"), form.get("client_id"), form.get("client_secret")
     if grant != "client_credentials":
-        return criteo_error(
+        return _fail(
+            request,
             400,
-            [
-                criteo_problem(
-                    "unsupported-grant-type",
-                    "Unsupported grant type",
-                    "Form field grant_type must be client_credentials (form-encoded body)",
-                    "authentication",
-                    request.path,
-                )
-            ],
+            "unsupported-grant-type",
+            "Unsupported grant type",
+            "Form field grant_type must be client_credentials (form-encoded body)",
+            "authentication",
         )
     expected = sim.config.secret_for("criteo", str(client_id or ""))
     if not client_id or expected is None or expected != secret:
-        return criteo_error(
+        return _fail(
+            request,
             401,
-            [
-                criteo_problem(
-                    "invalid-client",
-                    "Invalid client",
-                    "Unknown client_id or wrong client_secret",
-                    "authentication",
-                    request.path,
-                )
-            ],
+            "invalid-client",
+            "Invalid client",
+            "Unknown client_id or wrong client_secret",
+            "authentication",
         )
     value, _ = sim.tokens.issue("criteo", str(client_id), sim.clock.now(), sim.config.token_lifetime_seconds)
     sim.stats.token_issued("criteo")
@@ -74,10 +79,8 @@ def _auth(request: web.Request, sim: Simulator) -> Token | web.Response:
         return tok
     code = "authorization-token-expired" if verdict == "expired" else "authorization-token-invalid"
     title = "The authorization token has expired" if verdict == "expired" else "The authorization token is invalid"
-    return criteo_error(
-        401,
-        [criteo_problem(code, title, title, "authentication", request.path)],
-        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    return _fail(
+        request, 401, code, title, title, "authentication", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
     )
 
 
@@ -94,19 +97,16 @@ def _throttle(request: web.Request, sim: Simulator, tok: Token) -> tuple[dict[st
     }
     if allowed:
         return headers, None
-    return headers, criteo_error(
+    refusal = _fail(
+        request,
         429,
-        [
-            criteo_problem(
-                "too-many-requests",
-                "Throttling limit reached",
-                f"More than {limit} calls per minute",
-                "quota",
-                request.path,
-            )
-        ],
-        headers=headers,
+        "too-many-requests",
+        "Throttling limit reached",
+        f"More than {limit} calls per minute",
+        "quota",
+        headers,
     )
+    return headers, refusal
 
 
 def _guard(request: web.Request) -> tuple[Simulator, Token | None, dict[str, str], web.Response | None]:
@@ -163,17 +163,13 @@ async def create(request: web.Request) -> web.Response:
     try:
         body = json.loads(raw)
     except ValueError:
-        return criteo_error(
+        return _fail(
+            request,
             400,
-            [
-                criteo_problem(
-                    "json-serialization-error",
-                    "Invalid JSON",
-                    "The request body is not valid JSON",
-                    "validation",
-                    request.path,
-                )
-            ],
+            "json-serialization-error",
+            "Invalid JSON",
+            "The request body is not valid JSON",
+            "validation",
             headers=headers,
         )
     now = sim.clock.now()
@@ -214,17 +210,13 @@ async def create(request: web.Request) -> web.Response:
 def _lookup(request: web.Request, sim: Simulator, tok: Token, headers: dict[str, str]) -> CriteoJob | web.Response:
     job = sim.criteo_jobs.get(request.match_info["reportId"])
     if job is None or job.client_id != tok.client_id:
-        return criteo_error(
+        return _fail(
+            request,
             403,
-            [
-                criteo_problem(
-                    "export-not-found",
-                    "Export job not found",
-                    "The requested export does not exist or is not visible",
-                    "access-control",
-                    request.path,
-                )
-            ],
+            "export-not-found",
+            "Export job not found",
+            "The requested export does not exist or is not visible",
+            "access-control",
             headers=headers,
         )
     return job
@@ -257,32 +249,24 @@ async def download(request: web.Request) -> web.StreamResponse:
         return job
     state = job.status(sim.clock.now())
     if state == "Expired":
-        return criteo_error(
+        return _fail(
+            request,
             400,
-            [
-                criteo_problem(
-                    "export-alreadyexpired",
-                    "Export already expired",
-                    "The export output has been permanently deleted",
-                    "validation",
-                    request.path,
-                )
-            ],
+            "export-alreadyexpired",
+            "Export already expired",
+            "The export output has been permanently deleted",
+            "validation",
             headers=headers,
         )
     if state != "Done":
         code = "export-failed" if state == "Failure" else "export-not-ready"
-        return criteo_error(
+        return _fail(
+            request,
             409,
-            [
-                criteo_problem(
-                    code,
-                    "Export not downloadable",
-                    f"The export status is {state}; download is possible only when Done",
-                    "validation",
-                    request.path,
-                )
-            ],
+            code,
+            "Export not downloadable",
+            f"The export status is {state}; download is possible only when Done",
+            "validation",
             headers=headers,
         )
     table = job_table(sim, job)

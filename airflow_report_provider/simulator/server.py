@@ -11,7 +11,7 @@ import asyncio
 import json
 import secrets
 import threading
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -44,7 +44,7 @@ class Simulator:
         self.tokens = TokenStore()
         self.limiter = FixedWindowLimiter()
         self.create_log = SlidingLog()
-        self.stats = Stats(requests=deque(maxlen=self.config.stats_max_records))
+        self.stats = Stats(max_records=self.config.stats_max_records)
         self.faults = FaultRegistry()
         self.lock = threading.RLock()
         self.criteo_jobs: dict[str, CriteoJob] = {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter, defaultdict, deque
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 SECRET_QUERY_KEYS = {"sig", "client_secret", "access_token"}
@@ -62,13 +62,16 @@ class Stats:
     tokens_issued: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     throttled: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     status_codes: Counter = field(default_factory=Counter)
-    requests: deque = field(default_factory=lambda: deque(maxlen=200_000))
+    requests: list[RequestRecord] = field(default_factory=list)
+    max_records: int = 200_000  # the oldest tenth is dropped past this
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, rec: RequestRecord) -> None:
         with self._lock:
             self.calls[rec.endpoint] += 1
             self.requests.append(rec)
+            if len(self.requests) > self.max_records:
+                del self.requests[: len(self.requests) - self.max_records + self.max_records // 10]
 
     def answered(self, rec: RequestRecord, status: int) -> None:
         with self._lock:

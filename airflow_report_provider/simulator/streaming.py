@@ -62,8 +62,11 @@ async def send_body(
     await resp.prepare(request)
     if cut_after is not None:
         end = min(end, start + cut_after)
-    for piece in body.iter_range(start, end, max(1024, chunk)):
-        await resp.write(piece)
+    try:
+        for piece in body.iter_range(start, end, max(1024, chunk)):
+            await resp.write(piece)
+    except ConnectionError:  # the client went away mid-body: nothing more to do
+        return resp
     if cut_after is not None:
         cut(request)
         return resp

@@ -164,6 +164,7 @@ async def create(request: web.Request) -> web.Response:
         return _error(sim, exc.status, exc.code, exc.description, exc.field)
     cfg = sim.config
     now = sim.clock.now()
+    headers: dict[str, str] = {}
     if cfg.walmart_create_limit_per_hour:
         allowed, left, nxt = sim.create_log.check_and_add(
             (tok.client_id, report_type), cfg.walmart_create_limit_per_hour, 3600.0, now
@@ -202,7 +203,7 @@ async def create(request: web.Request) -> web.Response:
     answer = req.as_json(now)
     answer["requestStatus"] = "RECEIVED"
     answer.pop("reportGenerationDate", None)
-    return web.json_response(answer)
+    return web.json_response(answer, headers=headers)
 
 
 def _visible(sim: Simulator, request_id: str | None, tok: Token) -> WalmartRequest | None:

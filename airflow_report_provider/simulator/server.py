@@ -22,7 +22,7 @@ from . import blob, criteo, walmart
 from .config import SimulatorConfig
 from .errors import blob_error, criteo_default_error, walmart_default_error
 from .faults import ENDPOINTS, Fault, FaultRegistry
-from .keys import CUT_AFTER, SIM
+from .keys import CUT_AFTER, RECORD, SIM
 from .state import Clock, CriteoJob, FixedWindowLimiter, SlidingLog, TokenStore, WalmartRequest
 from .stats import RequestRecord, Stats, redact_headers, redact_query
 from .streaming import cut_response
@@ -61,6 +61,7 @@ class Simulator:
         """The aiohttp application (routes named after the endpoints used by stats and faults)."""
         app = web.Application(middlewares=[self._middleware], client_max_size=4 << 20)
         app[SIM] = self
+        app.on_response_prepare.append(self._record_status)
         criteo.add_routes(app)
         walmart.add_routes(app)
         blob.add_routes(app)
@@ -185,6 +186,7 @@ class Simulator:
             self.clock.now(),
         )
         self.stats.record(rec)
+        request[RECORD] = rec
         fault = self.faults.take(endpoint) if endpoint in ENDPOINTS else None
         try:
             if fault is not None and fault.delay:
@@ -206,6 +208,13 @@ class Simulator:
             raise
         self.stats.answered(rec, resp.status)
         return resp
+
+    async def _record_status(self, request: web.Request, response: web.StreamResponse) -> None:
+        """Record the status when the headers go out: a client may read the whole body before the
+        middleware returns (streamed downloads)."""
+        rec = request.get(RECORD)
+        if rec is not None and rec.status is None:
+            self.stats.answered(rec, response.status)
 
     def _fault_response(self, endpoint: str, fault: Fault) -> web.Response:
         status = fault.status or 500

@@ -75,6 +75,8 @@ class Stats:
 
     def answered(self, rec: RequestRecord, status: int) -> None:
         with self._lock:
+            if rec.status is not None:  # already recorded when the headers went out
+                return
             rec.status = status
             self.status_codes[(rec.endpoint, status)] += 1
             if status == 429:

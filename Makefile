@@ -7,10 +7,11 @@ PYTEST_ARGS ?=
 
 .PHONY: venv test demo bench simulator clean
 
-$(STAMP): pyproject.toml
+# constraints.txt pins the versions the suite was last run with (Airflow's own practice): no resolver backtracking.
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,s3]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,s3]" -c constraints.txt
 	touch $(STAMP)
 
 venv: $(STAMP)

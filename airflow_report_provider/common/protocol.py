@@ -6,6 +6,7 @@ own request builders and answer parsers; retries, tokens, rate limits and stream
 
 from __future__ import annotations
 
+import hashlib
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -26,8 +27,14 @@ class Credentials:
 
     @property
     def cache_key(self) -> tuple[str, str]:
-        """Tokens and rate limits are shared per (host, client id) within a process."""
+        """Rate limits are shared per (host, client id) within a process: the API counts per application."""
         return (self.host.rstrip("/"), self.client_id)
+
+    @property
+    def token_key(self) -> tuple[str, str, str]:
+        """Tokens are shared per (host, client id, secret digest): a wrong secret never borrows a good token."""
+        digest = hashlib.sha256(f"{self.client_id}:{self.client_secret}".encode()).hexdigest()[:24]
+        return (self.host.rstrip("/"), self.client_id, digest)
 
 
 @dataclass(frozen=True)

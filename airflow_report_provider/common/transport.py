@@ -63,7 +63,7 @@ class _TransportBase:
         self.verify = verify
         self.timeout = timeout
         self.token_cache = token_cache
-        self.cache_key = (protocol.api_name, *credentials.cache_key)
+        self.cache_key = (protocol.api_name, *credentials.token_key)
         mask_secret(credentials.client_secret)
 
     def _prepare(self, request: HttpRequest, token: str | None) -> HttpRequest:

@@ -30,6 +30,8 @@ from airflow_report_provider.hooks.base import ConnectionSettings, ReportApiAsyn
 
 #: Requests created within this many seconds are reused instead of creating another (one per type per hour).
 REUSE_WINDOW_SECONDS = 3600
+#: How far ahead of this machine's clock Walmart's may run: the list's submission window ends this late.
+CLOCK_SKEW = timedelta(minutes=10)
 
 
 class _WalmartConnection:
@@ -99,12 +101,16 @@ class WalmartMarketplaceHook(_WalmartConnection, ReportApiHook):
             raise
 
     def find_recent_request(self, report: WalmartReportRequest, now: datetime | None = None) -> ReportStatus | None:
-        """The newest non-ERROR request of the same type, version and body submitted within the hour."""
+        """The newest non-ERROR request of the same type, version and body submitted within the hour.
+
+        Walmart needs both submission dates; the window ends a little after ``now`` to allow for clock skew.
+        """
         now = now or _now()
         candidates = self.list_report_requests(
             report_type=report.report_type,
             report_version=report.report_version,
             submitted_after=now - timedelta(seconds=REUSE_WINDOW_SECONDS),
+            submitted_before=now + CLOCK_SKEW,
         )
         return find_reusable_request(candidates, report, now, REUSE_WINDOW_SECONDS)
 
@@ -199,11 +205,23 @@ class WalmartMarketplaceAsyncHook(_WalmartConnection, ReportApiAsyncHook):
         return self.protocol.parse_download(await transport.send(self.protocol.download_url_request(request_id)))  # type: ignore[attr-defined]
 
     async def iter_report_file(self, request_id: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
-        """The report file (zip, gzip or plain, as served) in bounded chunks."""
-        links = await self.get_download_links(request_id)
+        """The report file (zip, gzip or plain, as served) in bounded chunks.
+
+        A fresh URL is asked for first, and once more when the blob store refuses it before the first byte.
+        """
         transport = await self.get_transport()
-        async for chunk in transport.iter_download(self.protocol.blob_request(links[0]), chunk_size):  # type: ignore[attr-defined]
-            yield chunk
+        for attempt in range(2):
+            links = await self.get_download_links(request_id)
+            started = False
+            try:
+                async for chunk in transport.iter_download(self.protocol.blob_request(links[0]), chunk_size):  # type: ignore[attr-defined]
+                    started = True
+                    yield chunk
+                return
+            except ApiError as exc:
+                if started or attempt or exc.status not in (401, 403):
+                    raise
+                self.log.info("The blob store refused %s (HTTP %s); asking for a new URL", links[0].redacted, exc.status)
 
     async def test_connection(self) -> tuple[bool, str]:
         try:

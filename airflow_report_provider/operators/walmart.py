@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -12,7 +12,12 @@ from airflow.sdk import BaseOperator
 from airflow_report_provider.apis.walmart import WINDOWED_REPORT_TYPES, WalmartReportRequest
 from airflow_report_provider.common.exceptions import ReportProviderError, ReportValidationError
 from airflow_report_provider.common.states import ReportState, ReportStatus
-from airflow_report_provider.common.windows import is_past_interval, resolve_window, walmart_window_body
+from airflow_report_provider.common.windows import (
+    is_past_interval,
+    resolve_window,
+    walmart_window_body,
+    window_from_interval,
+)
 from airflow_report_provider.hooks.walmart import WalmartMarketplaceHook
 from airflow_report_provider.operators.base import ReportJobWaitMixin, default_deferrable, fail_task
 from airflow_report_provider.triggers.walmart import WalmartReportTrigger
@@ -61,25 +66,46 @@ class WalmartReportMixin(ReportJobWaitMixin):
         self.max_poll_interval = max_poll_interval
         self.timeout = timeout
         if check_static and not any(_is_templated(v) for v in (report_type, report_version, request_body)):
-            WalmartReportRequest.build(report_type=report_type, report_version=report_version, request_body=request_body)
+            WalmartReportRequest.build(report_type=report_type, report_version=report_version, request_body=self._static_body())
 
     def _is_windowed(self) -> bool:
         return str(self.report_type or "").upper() in WINDOWED_REPORT_TYPES
 
-    def request_body_for_run(self, context: Context) -> Any:
-        """The body to send: the user's, with the run's data interval as dataStartTime / dataEndTime for
-        windowed report types that do not set them."""
+    def _takes_interval(self, body: Any) -> bool:
+        """True when the run's data interval fills this body's dataStartTime / dataEndTime."""
+        if not (self.use_data_interval and self._is_windowed()):
+            return False
+        return body is None or (isinstance(body, dict) and "dataStartTime" not in body and "dataEndTime" not in body)
+
+    def _parsed_body(self) -> Any:
+        """``request_body`` with a JSON object string parsed; anything else as given (the request model refuses
+        a non-JSON string naming ``request_body``)."""
         body = self.request_body
         if isinstance(body, str) and body.strip().startswith("{"):
             try:
-                body = json.loads(body)
+                return json.loads(body)
             except ValueError:
-                raise ReportValidationError("request_body", "is not a valid JSON object", body) from None
+                return body
+        return body
+
+    def _static_body(self) -> Any:
+        """The body checked at parse time: the run's window is not known yet, so a placeholder day stands in
+        for the dates the data interval will fill (the other rules, e.g. dateGranularity, still apply)."""
+        body = self._parsed_body()
+        if not self._takes_interval(body):
+            return body
+        today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        return {**(body or {}), **walmart_window_body(window_from_interval(today - timedelta(days=1), today))}
+
+    def request_body_for_run(self, context: Context) -> Any:
+        """The body to send: the user's, with the run's data interval as dataStartTime / dataEndTime for
+        windowed report types that do not set them."""
+        body = self._parsed_body()
         if not self.use_data_interval:
             return body
         start, end = context.get("data_interval_start"), context.get("data_interval_end")
         if self._is_windowed():
-            if isinstance(body, dict) and ("dataStartTime" in body or "dataEndTime" in body):
+            if not self._takes_interval(body):
                 return body
             window = resolve_window(data_interval_start=start, data_interval_end=end)
             if window is None:

@@ -23,7 +23,7 @@ test: $(STAMP)
 
 ## Start the simulator, run every example DAG end to end, write reports under demo-output/.
 demo: $(STAMP)
-	$(BIN)/python -m airflow_report_provider.demo
+	$(BIN)/python scripts/demo.py
 
 ## Streaming and trigger-scale benchmarks (figures and ratios against baselines measured in the same run).
 bench: $(STAMP)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_report_provider.apis.walmart import WINDOWED_REPORT_TYPES, WalmartReportRequest
-from airflow_report_provider.common.exceptions import ReportProviderError, ReportValidationError
+from airflow_report_provider.common.exceptions import RateLimitedError, ReportProviderError, ReportValidationError
 from airflow_report_provider.common.states import ReportState, ReportStatus
 from airflow_report_provider.common.windows import (
     is_past_interval,
@@ -145,6 +145,22 @@ class WalmartReportMixin(ReportJobWaitMixin):
     def sync_status(self, job_id: str) -> ReportStatus:
         return self.hook.get_request_status(job_id)
 
+    def wait_for_quota(self, error: RateLimitedError) -> None:
+        """The hourly create quota is spent (by another request of this type): when deferrable, wait for its
+        replenishment in the triggerer (no worker slot, no retry spent), then submit again."""
+        wait = error.retry_after
+        if not self.deferrable or wait is None or wait > self.wait_timeout_seconds():
+            return
+        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+        moment = datetime.now(timezone.utc) + timedelta(seconds=wait + 1)
+        self.log.warning("Walmart's one-request-per-type-per-hour quota is spent; waiting until %s to request again", moment)
+        self.defer(trigger=DateTimeTrigger(moment=moment), method_name="execute_after_quota")  # type: ignore[attr-defined]
+
+    def execute_after_quota(self, context: Context, event: Any = None) -> Any:
+        """Resume after the quota wait: submit again (reusing a matching request if one appeared)."""
+        return self.execute(context)  # type: ignore[attr-defined]
+
     def submit(self, context: Context, report: WalmartReportRequest) -> ReportStatus:
         """This task's request from an earlier try, a matching request of the last hour, or a new one."""
         previous = self.remembered_job(context)
@@ -153,6 +169,9 @@ class WalmartReportMixin(ReportJobWaitMixin):
         self.log.info("Requesting Walmart report %s %s", report.report_type, report.report_version)
         try:
             status = self.hook.create_report_request(report, reuse=self.reuse_existing)
+        except RateLimitedError as exc:
+            self.wait_for_quota(exc)
+            raise fail_task(exc) from exc
         except ReportProviderError as exc:
             raise fail_task(exc) from exc
         self.remember_job(context, status.job_id)

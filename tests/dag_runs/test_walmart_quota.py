@@ -1,0 +1,25 @@
+"""When the hourly create quota of a report type is spent, a deferrable transfer waits for it in the triggerer."""
+
+from __future__ import annotations
+
+import time
+
+from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+from tests.dags.walmart_quota_dag import walmart_transfer_after_quota
+from tests.support.airflow_env import task_states, xcom_value
+
+
+def test_spent_quota_is_waited_for_without_a_worker_slot(sim, airflow_db, tmp_path, mocker):
+    # The quota of this report type is spent (by a request with another body, so nothing to reuse) and comes back
+    # in a few seconds: longer than the transport waits inline (retry_max_delay), so the task defers.
+    replenished = int((time.time() + 10) * 1000)
+    sim.inject_fault("walmart.create", status=429, times=1, headers={"X-Next-Replenishment-Time": str(replenished)})
+    waits = mocker.spy(DateTimeTrigger, "run")
+    target = tmp_path / "items.csv"
+    run = walmart_transfer_after_quota.test(run_conf={"destination": f"file://{target}"})
+    assert task_states(run) == {"transfer": "success"}
+    assert waits.call_count == 1
+    assert sim.stats.throttled["walmart.create"] == 1 and sim.stats.calls["walmart.create"] == 2
+    request_id = xcom_value(run, "transfer")["request_id"]
+    assert target.read_bytes() == sim.walmart_report_csv(request_id)

@@ -523,7 +523,8 @@ class CriteoMpoProtocol(ApiProtocol):
             method="GET",
             url=f"{self.base_url}/realtime-reports/{quote(validate_report_id(report_id), safe='')}",
             endpoint="criteo.download",
-            headers={"Accept": "text/csv, application/json, */*"},
+            # identity: byte counts, Content-Length checks and Range resumes all speak of the file's own bytes.
+            headers={"Accept": "text/csv, application/json, */*", "Accept-Encoding": "identity"},
         )
 
     def parse_job(self, response: HttpResponse) -> ReportStatus:

@@ -828,7 +828,13 @@ class WalmartProtocol(ApiProtocol):
         if not isinstance(link, WalmartDownloadLink):
             raise TypeError("blob_request takes a WalmartDownloadLink")
         return HttpRequest(
-            method="GET", url=link.url, endpoint="walmart.blob", headers={}, authenticated=False, rate_limited=False
+            method="GET",
+            url=link.url,
+            endpoint="walmart.blob",
+            # identity: byte counts, Content-Length checks and Range resumes all speak of the file's own bytes.
+            headers={"Accept-Encoding": "identity"},
+            authenticated=False,
+            rate_limited=False,
         )
 
     # -- answers

@@ -150,8 +150,13 @@ class WalmartMarketplaceHook(_WalmartConnection, ReportApiHook):
             if force or not links or links[0].is_expired(_now()):
                 renewed = self.get_download_links(request_id)
                 if len(renewed) > 1:
-                    self.log.warning("Report %s is split into %d files; this download takes the first", request_id, len(renewed))
-                links[:] = renewed[:1]
+                    raise ApiError(
+                        f"report {request_id} is split into {len(renewed)} files; downloading split reports is not "
+                        "supported yet (nothing was written)",
+                        api="walmart",
+                        job_id=request_id,
+                    )
+                links[:] = renewed
                 self.log.info("Download URL for %s: %s (expires %s)", request_id, links[0].redacted, links[0].expires_at)
             return links[0]
 

@@ -44,4 +44,6 @@ class CriteoMpoReportSensor(ReportJobSensorBase):
         return self.criteo_mpo_conn_id
 
     def sync_status(self, job_id: str) -> ReportStatus:
-        return CriteoMpoHook(criteo_mpo_conn_id=self.criteo_mpo_conn_id).get_report_status(job_id)
+        if getattr(self, "_hook", None) is None:  # one hook (one HTTP session) for every poke of this try
+            self._hook = CriteoMpoHook(criteo_mpo_conn_id=self.criteo_mpo_conn_id)
+        return self._hook.get_report_status(job_id)

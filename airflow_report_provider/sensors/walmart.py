@@ -44,4 +44,6 @@ class WalmartReportSensor(ReportJobSensorBase):
         return self.walmart_conn_id
 
     def sync_status(self, job_id: str) -> ReportStatus:
-        return WalmartMarketplaceHook(walmart_conn_id=self.walmart_conn_id).get_request_status(job_id)
+        if getattr(self, "_hook", None) is None:  # one hook (one HTTP session) for every poke of this try
+            self._hook = WalmartMarketplaceHook(walmart_conn_id=self.walmart_conn_id)
+        return self._hook.get_request_status(job_id)

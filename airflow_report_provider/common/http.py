@@ -53,6 +53,12 @@ class HttpRequest:
     authenticated: bool = True
     rate_limited: bool = True
 
+    def __repr__(self) -> str:
+        # Form data (client secrets), headers (tokens) and query strings (URL signatures) never show.
+        from airflow_report_provider.common.redaction import redact_url
+
+        return f"HttpRequest({self.method} {redact_url(self.url)} endpoint={self.endpoint!r})"
+
     def with_headers(self, extra: Mapping[str, str]) -> HttpRequest:
         return replace(self, headers={**self.headers, **extra})
 

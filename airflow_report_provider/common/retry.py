@@ -117,8 +117,8 @@ class CallPolicy:
     def _retry_or_raise(self, error: Exception, wait: float | None = None) -> Decision:
         if self.attempt >= self.retry.max_attempts:
             return Decision("raise", error=error)
-        delay = self.retry.backoff(self.attempt) if wait is None else wait
-        return Decision("retry", delay=delay)
+        # Never faster than the back-off: a reset time already past (clock skew) must not turn into a hot loop.
+        return Decision("retry", delay=max(self.retry.backoff(self.attempt), wait or 0.0))
 
     def on_response(self, response: HttpResponse) -> Decision:
         self.attempt += 1
@@ -133,12 +133,17 @@ class CallPolicy:
             if isinstance(error, RateLimitedError):
                 error.retry_after = wait
             if wait is not None and wait > self.retry.max_delay:
-                return Decision("raise", error=error, throttled_for=None)
+                # Too long to wait inline: raise with retry_after. A read's throttle holds back every call of the
+                # credential; a create's (Walmart's hourly quota per report type) concerns that type only.
+                return Decision("raise", error=error, throttled_for=wait if self.request.idempotent else None)
             decision = self._retry_or_raise(error, wait=None if wait is None else wait + 0.05)
             decision.throttled_for = wait
             return decision
         if response.status >= 500 and self.request.idempotent:
-            return self._retry_or_raise(error, wait=self.protocol.retry_after(response))
+            wait = self.protocol.retry_after(response)
+            if wait is not None and wait > self.retry.max_delay:
+                return Decision("raise", error=error)
+            return self._retry_or_raise(error, wait=wait)
         return Decision("raise", error=error)
 
     def on_connection_error(self, exc: BaseException) -> Decision:

@@ -65,6 +65,8 @@ class _TransportBase:
         self.token_cache = token_cache
         self.cache_key = (protocol.api_name, *credentials.token_key)
         mask_secret(credentials.client_secret)
+        # A token request may carry the secret in another form too (Walmart: Basic base64(id:secret)).
+        mask_secret(protocol.token_request(credentials).headers.get("Authorization"))
 
     def _prepare(self, request: HttpRequest, token: str | None) -> HttpRequest:
         if token is not None:
@@ -236,6 +238,26 @@ class _LoopSessions:
 
 SESSIONS = _LoopSessions()
 
+_MASK_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+async def _mask_in_turn(secret: str) -> None:
+    """Register a secret with Airflow's masker on the loop's thread, at most one registration per loop turn.
+
+    Each new secret recompiles the masker's regular expression of every secret so far (milliseconds with a few
+    hundred). A triggerer starting hundreds of triggers receives its tokens together; registering them one per
+    loop iteration keeps the loop responsive in between. The masker is not thread-safe, hence no thread pool.
+    """
+    loop = asyncio.get_running_loop()
+    with _MASK_TURNS_GUARD:
+        turn = _MASK_TURNS.setdefault(loop, asyncio.Lock())
+    async with turn:
+        mask_secret(secret)
+        await asyncio.sleep(0)  # hold the turn over one iteration: the next registration runs in a later one
+
+
+_MASK_TURNS_GUARD = threading.Lock()
+
 
 class AsyncTransport(_TransportBase):
     """Non-blocking transport over the event loop's shared aiohttp session."""
@@ -249,7 +271,9 @@ class AsyncTransport(_TransportBase):
     async def _fetch_token(self) -> AccessToken:
         request = self.protocol.token_request(self.credentials)
         response = await self.send(request)
-        return self._token_issued(self.protocol.parse_token(response))
+        token = self.protocol.parse_token(response)
+        await _mask_in_turn(token.value)
+        return token
 
     def _client_timeout(self) -> aiohttp.ClientTimeout:
         connect, read = self.timeout

@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 from airflow_report_provider.apis.walmart import (
     WALMART_DEFAULT_HOST,
@@ -22,7 +23,7 @@ from airflow_report_provider.apis.walmart import (
     validate_request_id,
 )
 from airflow_report_provider.common.exceptions import ApiError, RateLimitedError, ServerError, TransportError
-from airflow_report_provider.common.redaction import redact_url
+from airflow_report_provider.common.redaction import mask_secret, redact_url
 from airflow_report_provider.common.states import ReportStatus
 from airflow_report_provider.common.streaming import ByteOpener, OpenedBody
 from airflow_report_provider.common.transport import DEFAULT_CHUNK_SIZE
@@ -59,6 +60,13 @@ class _WalmartConnection:
             "relabeling": {"host": "API base URL", "login": "Client ID", "password": "Client secret"},
             "placeholders": {"host": WALMART_DEFAULT_HOST, "extra": '{"service_name": "Walmart Marketplace"}'},
         }
+
+
+def _masked(links: list[WalmartDownloadLink]) -> list[WalmartDownloadLink]:
+    """Register each pre-signed URL's query (its signature) with Airflow's secret masker."""
+    for link in links:
+        mask_secret(urlsplit(link.url).query)
+    return links
 
 
 def _now() -> datetime:
@@ -135,7 +143,7 @@ class WalmartMarketplaceHook(_WalmartConnection, ReportApiHook):
     def get_download_links(self, request_id: str) -> list[WalmartDownloadLink]:
         """Fresh pre-signed URL(s) of a READY report (short-lived: ask right before downloading)."""
         request_id = validate_request_id(request_id)
-        return self.walmart.parse_download(self.get_conn().send(self.walmart.download_url_request(request_id)))
+        return _masked(self.walmart.parse_download(self.get_conn().send(self.walmart.download_url_request(request_id))))
 
     def open_download(self, request_id: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> ByteOpener:
         """An opener of the report file for the streaming writer.
@@ -207,7 +215,7 @@ class WalmartMarketplaceAsyncHook(_WalmartConnection, ReportApiAsyncHook):
         """Fresh pre-signed URL(s) of a READY report."""
         request_id = validate_request_id(request_id)
         transport = await self.get_transport()
-        return self.protocol.parse_download(await transport.send(self.protocol.download_url_request(request_id)))  # type: ignore[attr-defined]
+        return _masked(self.protocol.parse_download(await transport.send(self.protocol.download_url_request(request_id))))  # type: ignore[attr-defined]
 
     async def iter_report_file(self, request_id: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
         """The report file (zip, gzip or plain, as served) in bounded chunks.

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_report_provider.apis.criteo_mpo import CriteoReportRequest
-from airflow_report_provider.common.exceptions import ReportProviderError, ReportValidationError
+from airflow_report_provider.common.exceptions import ReportValidationError
 from airflow_report_provider.common.states import ReportState, ReportStatus
 from airflow_report_provider.common.windows import DEFAULT_DATA_LATENCY, ReportWindow, resolve_window
 from airflow_report_provider.hooks.criteo_mpo import CriteoMpoHook
-from airflow_report_provider.operators.base import ReportJobWaitMixin, default_deferrable, fail_task
+from airflow_report_provider.operators.base import ReportJobWaitMixin, default_deferrable, fail_task, is_templated
 from airflow_report_provider.triggers.criteo_mpo import CriteoMpoReportTrigger
 
 if TYPE_CHECKING:
@@ -36,16 +36,6 @@ CRITEO_REPORT_FIELDS: Sequence[str] = (
     "timezone",
     "currency",
 )
-
-
-def _is_templated(value: Any) -> bool:
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    if isinstance(value, (list, tuple, set)):
-        return any(_is_templated(v) for v in value)
-    if isinstance(value, dict):
-        return any(_is_templated(v) for v in value.values())
-    return False
 
 
 def _seconds(value: Any) -> float:
@@ -108,7 +98,7 @@ class CriteoMpoReportMixin(ReportJobWaitMixin):
     def _check_static_params(self) -> None:
         """Validate at DAG-parse time whatever is not templated (the rest is checked at execute time)."""
         values = self._param_values()
-        if any(_is_templated(v) for v in values.values()):
+        if any(is_templated(v) for v in values.values()):
             return
         self._report_request(values, window=None, check_only=True)
 
@@ -116,7 +106,7 @@ class CriteoMpoReportMixin(ReportJobWaitMixin):
         start, end, lookback = values["report_start"], values["report_end"], values["lookback_window"]
         if window is not None and lookback in (None, "") and start in (None, ""):
             start, end = window.start, window.end
-        if lookback in (None, "") and start in (None, ""):
+        if lookback in (None, "") and start in (None, "") and end in (None, ""):
             if not check_only:
                 self.log.info("No window, lookback or data interval: using a %d-minute lookback", FALLBACK_LOOKBACK_MINUTES)
             lookback = FALLBACK_LOOKBACK_MINUTES
@@ -146,9 +136,12 @@ class CriteoMpoReportMixin(ReportJobWaitMixin):
 
     def build_report(self, context: Context) -> tuple[CriteoReportRequest, ReportWindow | None]:
         """Validated request for this run (raises before any HTTP call; not retried by Airflow)."""
+        values = self._param_values()
         try:
+            # The parse-time rules first, on the rendered values: the same field and message either way.
+            self._report_request(values, window=None, check_only=True)
             window = self.report_window(context)
-            return self._report_request(self._param_values(), window), window
+            return self._report_request(values, window), window
         except ReportValidationError as exc:
             raise fail_task(exc) from exc
 
@@ -187,19 +180,8 @@ class CriteoMpoReportMixin(ReportJobWaitMixin):
         time.sleep(wait)
 
     # -- submit -----------------------------------------------------------------------------------------------
-    def submit(self, context: Context, report: CriteoReportRequest) -> ReportStatus:
-        """Reattach to this task's export from an earlier try, or create one; remember its id."""
-        previous = self.remembered_job(context)
-        if previous is not None:
-            return self.hook.get_report_status(previous)
-        self.log.info("Submitting Criteo MPO export: %s", report.describe())
-        try:
-            status = self.hook.create_report(report)
-        except ReportProviderError as exc:
-            raise fail_task(exc) from exc
-        self.remember_job(context, status.job_id)
-        self.log.info("Export %s is %s", status.job_id, status.raw_status)
-        return status
+    def create_job(self, report: CriteoReportRequest) -> ReportStatus:
+        return self.hook.create_report(report)
 
 
 class CriteoMpoCreateReportOperator(CriteoMpoReportMixin, BaseOperator):
@@ -287,12 +269,8 @@ class CriteoMpoCreateReportOperator(CriteoMpoReportMixin, BaseOperator):
     def _submit_and_wait(self, context: Context, report: CriteoReportRequest) -> str:
         status = self.submit(context, report)
         if not self.wait_for_completion or status.state is ReportState.SUCCEEDED:
-            if status.state in (ReportState.FAILED, ReportState.EXPIRED):
-                self.check_event({"status": status.state.value, "report_id": status.job_id, "message": status.raw_status})
             return status.job_id
-        if self.deferrable:
-            self.defer_until_done(status.job_id, "execute_complete")
-        return self.check_event(self.wait_blocking(status.job_id))
+        return self.wait_until_done(status.job_id, "execute_complete")
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
         """Resume after the trigger: fail with the export's status and code unless it is Done."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_report_provider.apis.walmart import WINDOWED_REPORT_TYPES, WalmartReportRequest
-from airflow_report_provider.common.exceptions import RateLimitedError, ReportProviderError, ReportValidationError
+from airflow_report_provider.common.exceptions import RateLimitedError, ReportValidationError
 from airflow_report_provider.common.states import ReportState, ReportStatus
 from airflow_report_provider.common.windows import (
     is_past_interval,
@@ -19,18 +19,13 @@ from airflow_report_provider.common.windows import (
     window_from_interval,
 )
 from airflow_report_provider.hooks.walmart import WalmartMarketplaceHook
-from airflow_report_provider.operators.base import ReportJobWaitMixin, default_deferrable, fail_task
+from airflow_report_provider.operators.base import ReportJobWaitMixin, default_deferrable, fail_task, is_templated
 from airflow_report_provider.triggers.walmart import WalmartReportTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 WALMART_REPORT_FIELDS: Sequence[str] = ("report_type", "report_version", "request_body")
-
-
-def _is_templated(value: Any) -> bool:
-    text = json.dumps(value, default=str) if not isinstance(value, str) else value
-    return "{{" in text or "{%" in text
 
 
 class WalmartReportMixin(ReportJobWaitMixin):
@@ -48,6 +43,7 @@ class WalmartReportMixin(ReportJobWaitMixin):
         request_body: Any,
         walmart_conn_id: str,
         reuse_existing: bool,
+        max_quota_wait: float | None,
         use_data_interval: bool,
         deferrable: bool,
         poll_interval: float | None,
@@ -60,12 +56,13 @@ class WalmartReportMixin(ReportJobWaitMixin):
         self.request_body = request_body
         self.walmart_conn_id = walmart_conn_id
         self.reuse_existing = reuse_existing
+        self.max_quota_wait = max_quota_wait
         self.use_data_interval = use_data_interval
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
         self.timeout = timeout
-        if check_static and not any(_is_templated(v) for v in (report_type, report_version, request_body)):
+        if check_static and not any(is_templated(v) for v in (report_type, report_version, request_body)):
             WalmartReportRequest.build(report_type=report_type, report_version=report_version, request_body=self._static_body())
 
     def _is_windowed(self) -> bool:
@@ -145,11 +142,12 @@ class WalmartReportMixin(ReportJobWaitMixin):
     def sync_status(self, job_id: str) -> ReportStatus:
         return self.hook.get_request_status(job_id)
 
-    def wait_for_quota(self, error: RateLimitedError) -> None:
+    def on_create_throttled(self, error: RateLimitedError) -> None:
         """The hourly create quota is spent (by another request of this type): when deferrable, wait for its
         replenishment in the triggerer (no worker slot, no retry spent), then submit again."""
         wait = error.retry_after
-        if not self.deferrable or wait is None or wait > self.wait_timeout_seconds():
+        limit = self.wait_timeout_seconds() if self.max_quota_wait is None else float(self.max_quota_wait)
+        if not self.deferrable or wait is None or wait > limit:
             return
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
@@ -161,22 +159,9 @@ class WalmartReportMixin(ReportJobWaitMixin):
         """Resume after the quota wait: submit again (reusing a matching request if one appeared)."""
         return self.execute(context)  # type: ignore[attr-defined]
 
-    def submit(self, context: Context, report: WalmartReportRequest) -> ReportStatus:
-        """This task's request from an earlier try, a matching request of the last hour, or a new one."""
-        previous = self.remembered_job(context)
-        if previous is not None:
-            return self.hook.get_request_status(previous)
-        self.log.info("Requesting Walmart report %s %s", report.report_type, report.report_version)
-        try:
-            status = self.hook.create_report_request(report, reuse=self.reuse_existing)
-        except RateLimitedError as exc:
-            self.wait_for_quota(exc)
-            raise fail_task(exc) from exc
-        except ReportProviderError as exc:
-            raise fail_task(exc) from exc
-        self.remember_job(context, status.job_id)
-        self.log.info("Report request %s is %s", status.job_id, status.raw_status)
-        return status
+    def create_job(self, report: WalmartReportRequest) -> ReportStatus:
+        """A matching request of the last hour (``reuse_existing``), or a new one."""
+        return self.hook.create_report_request(report, reuse=self.reuse_existing)
 
 
 class WalmartCreateReportRequestOperator(WalmartReportMixin, BaseOperator):
@@ -189,6 +174,8 @@ class WalmartCreateReportRequestOperator(WalmartReportMixin, BaseOperator):
     :param report_type: e.g. ``ITEM``, ``INVENTORY``, ``ITEM_PERFORMANCE`` (free string).
     :param report_version: e.g. ``v4`` (free string).
     :param request_body: optional body: rowFilters, excludeColumns, dataStartTime, dataEndTime, dateGranularity.
+    :param max_quota_wait: when the report type's hourly quota is spent, defer up to this many seconds for it to
+        come back (default: ``timeout``; 0 fails at once and leaves it to Airflow's retries).
     :param use_data_interval: fill dataStartTime / dataEndTime of windowed types from the data interval.
     :param walmart_conn_id: the ``walmart_marketplace`` connection.
     :param wait_for_completion: wait until READY before succeeding.
@@ -209,6 +196,7 @@ class WalmartCreateReportRequestOperator(WalmartReportMixin, BaseOperator):
         request_body: Any = None,
         walmart_conn_id: str = "walmart_marketplace_default",
         reuse_existing: bool = True,
+        max_quota_wait: float | None = None,
         use_data_interval: bool = True,
         wait_for_completion: bool = False,
         deferrable: bool = default_deferrable(),
@@ -225,6 +213,7 @@ class WalmartCreateReportRequestOperator(WalmartReportMixin, BaseOperator):
             request_body=request_body,
             walmart_conn_id=walmart_conn_id,
             reuse_existing=reuse_existing,
+            max_quota_wait=max_quota_wait,
             use_data_interval=use_data_interval,
             deferrable=deferrable,
             poll_interval=poll_interval,
@@ -234,13 +223,9 @@ class WalmartCreateReportRequestOperator(WalmartReportMixin, BaseOperator):
 
     def execute(self, context: Context) -> str:
         status = self.submit(context, self.build_report(context))
-        if status.state is ReportState.FAILED:
-            self.check_event({"status": "failed", "request_id": status.job_id, "message": status.message or status.raw_status})
         if not self.wait_for_completion or status.state is ReportState.SUCCEEDED:
             return status.job_id
-        if self.deferrable:
-            self.defer_until_done(status.job_id, "execute_complete")
-        return self.check_event(self.wait_blocking(status.job_id))
+        return self.wait_until_done(status.job_id, "execute_complete")
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
         """Resume after the trigger: fail with the request's status and description unless READY."""

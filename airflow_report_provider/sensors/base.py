@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator
 
-from airflow_report_provider.common.exceptions import ReportProviderError
+from airflow_report_provider.common.exceptions import RateLimitedError, ReportProviderError
 from airflow_report_provider.common.states import EVENT_STATUS_FOR_STATE, EventStatus, ReportState
 from airflow_report_provider.operators.base import ReportJobWaitMixin, fail_task
 
@@ -43,6 +43,9 @@ class ReportJobSensorBase(ReportJobWaitMixin, BaseSensorOperator):
         job_id = self.job_id_value()
         try:
             status = self.sync_status(job_id)
+        except RateLimitedError as exc:
+            self.log.warning("%s %s: status check throttled (%s); poking again later", self.job_id_field, job_id, exc)
+            return False
         except ReportProviderError as exc:
             raise fail_task(exc) from exc
         self.log.info("%s %s is %s", self.job_id_field, job_id, status.raw_status)
@@ -59,7 +62,14 @@ class ReportJobSensorBase(ReportJobWaitMixin, BaseSensorOperator):
         return False
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
-        """Resume after the trigger; fail unless the job is done."""
+        """Resume after the trigger; fail unless the job is done (a timeout is a sensor timeout: ``soft_fail``
+        skips the task, and it is not retried)."""
+        if event and event.get("status") == EventStatus.TIMEOUT.value:
+            from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
+
+            if self.soft_fail:
+                raise AirflowSkipException(event.get("message", "sensor timed out"))
+            raise AirflowSensorTimeout(event.get("message", "sensor timed out"))
         return self.check_event(event)
 
 

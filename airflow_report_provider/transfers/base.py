@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_report_provider.common.exceptions import ReportValidationError
+from airflow_report_provider.common.redaction import redact_url
 from airflow_report_provider.common.streaming import (
     COMPRESSIONS,
     DEFAULT_CHUNK_SIZE,
@@ -53,7 +54,9 @@ def check_destination(destination: Any) -> Any:
     try:
         return ObjectStoragePath(url)
     except Exception as exc:
-        raise ReportValidationError("destination", f"is not a usable object-storage URL ({type(exc).__name__}: {exc})", destination) from None
+        raise ReportValidationError(
+            "destination", f"is not a usable object-storage URL ({type(exc).__name__})", redact_url(url)
+        ) from None
 
 
 class ObjectStorageTransferMixin:

@@ -11,7 +11,7 @@ from airflow_report_provider.apis.criteo_mpo import validate_report_id
 from airflow_report_provider.common.exceptions import ReportProviderError, ReportValidationError
 from airflow_report_provider.common.states import ReportState
 from airflow_report_provider.common.streaming import DEFAULT_CHUNK_SIZE
-from airflow_report_provider.operators.base import default_deferrable, fail_task
+from airflow_report_provider.operators.base import default_deferrable, fail_task, is_templated
 from airflow_report_provider.operators.criteo_mpo import CRITEO_REPORT_FIELDS, CriteoMpoReportMixin
 from airflow_report_provider.transfers.base import ObjectStorageTransferMixin
 
@@ -81,6 +81,8 @@ class CriteoMpoReportToObjectStorageOperator(CriteoMpoReportMixin, ObjectStorage
         )
         if report_id is None and advertiser_ids is None:
             raise ReportValidationError("advertiser_ids", "is required unless report_id names an existing export")
+        if report_id is not None and not is_templated(report_id):
+            validate_report_id(report_id)
         self._init_report_params(
             advertiser_ids=advertiser_ids,
             campaign_ids=campaign_ids,
@@ -115,7 +117,7 @@ class CriteoMpoReportToObjectStorageOperator(CriteoMpoReportMixin, ObjectStorage
                 report_id = validate_report_id(self.report_id)
             except ReportValidationError as exc:
                 raise fail_task(exc) from exc
-            return self._wait_then_download(context, report_id)
+            return self.download(self.wait_until_done(report_id, "execute_complete"))
         report, window = self.build_report(context)
         self.wait_until_settled(window, "execute_after_settled")
         return self._submit_then_download(context)
@@ -129,12 +131,7 @@ class CriteoMpoReportToObjectStorageOperator(CriteoMpoReportMixin, ObjectStorage
         if status.state is ReportState.SUCCEEDED:
             self.log.info("Export %s is already Done (cached identical request)", status.job_id)
             return self.download(status.job_id)
-        return self._wait_then_download(context, status.job_id)
-
-    def _wait_then_download(self, context: Context, report_id: str) -> dict[str, Any]:
-        if self.deferrable:
-            self.defer_until_done(report_id, "execute_complete")
-        return self.download(self.check_event(self.wait_blocking(report_id)))
+        return self.download(self.wait_until_done(status.job_id, "execute_complete"))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger: download when Done, else fail with the export's status and code."""

@@ -14,7 +14,7 @@ from airflow_report_provider.common.archives import inspect_report_file, open_re
 from airflow_report_provider.common.exceptions import ReportProviderError, ReportValidationError
 from airflow_report_provider.common.states import ReportState
 from airflow_report_provider.common.streaming import DEFAULT_CHUNK_SIZE, file_opener, stream_to_local_file
-from airflow_report_provider.operators.base import default_deferrable, fail_task
+from airflow_report_provider.operators.base import default_deferrable, fail_task, is_templated
 from airflow_report_provider.operators.walmart import WALMART_REPORT_FIELDS, WalmartReportMixin
 from airflow_report_provider.transfers.base import ObjectStorageTransferMixin
 
@@ -55,6 +55,7 @@ class WalmartReportToObjectStorageOperator(WalmartReportMixin, ObjectStorageTran
         request_id: str | None = None,
         walmart_conn_id: str = "walmart_marketplace_default",
         reuse_existing: bool = True,
+        max_quota_wait: float | None = None,
         use_data_interval: bool = True,
         deferrable: bool = default_deferrable(),
         poll_interval: float | None = None,
@@ -70,6 +71,8 @@ class WalmartReportToObjectStorageOperator(WalmartReportMixin, ObjectStorageTran
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if request_id is not None and not is_templated(request_id):
+            validate_request_id(request_id)
         self.request_id = request_id
         self.unpack = unpack
         self.strip_bom = strip_bom
@@ -87,6 +90,7 @@ class WalmartReportToObjectStorageOperator(WalmartReportMixin, ObjectStorageTran
             request_body=request_body,
             walmart_conn_id=walmart_conn_id,
             reuse_existing=reuse_existing,
+            max_quota_wait=max_quota_wait,
             use_data_interval=use_data_interval,
             deferrable=deferrable,
             poll_interval=poll_interval,
@@ -108,18 +112,11 @@ class WalmartReportToObjectStorageOperator(WalmartReportMixin, ObjectStorageTran
                 request_id = validate_request_id(self.request_id)
             except ReportValidationError as exc:
                 raise fail_task(exc) from exc
-            return self._wait_then_download(request_id)
+            return self.download(self.wait_until_done(request_id, "execute_complete"))
         status = self.submit(context, self.build_report(context))
         if status.state is ReportState.SUCCEEDED:
             return self.download(status.job_id)
-        if status.state is ReportState.FAILED:
-            self.check_event({"status": "failed", "request_id": status.job_id, "message": status.message or status.raw_status})
-        return self._wait_then_download(status.job_id)
-
-    def _wait_then_download(self, request_id: str) -> dict[str, Any]:
-        if self.deferrable:
-            self.defer_until_done(request_id, "execute_complete")
-        return self.download(self.check_event(self.wait_blocking(request_id)))
+        return self.download(self.wait_until_done(status.job_id, "execute_complete"))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger: download when READY, else fail with the request id and description."""

@@ -15,7 +15,14 @@ from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_report_provider.common.exceptions import ApiError, ReportProviderError, TransportError
+from airflow_report_provider.common.exceptions import (
+    ApiError,
+    RateLimitedError,
+    ReportExpiredError,
+    ReportNotFoundError,
+    ReportProviderError,
+    TransportError,
+)
 from airflow_report_provider.common.polling import PollSchedule
 from airflow_report_provider.common.states import EVENT_STATUS_FOR_STATE, EventStatus, ReportStatus
 from airflow_report_provider.common.transport import SESSIONS
@@ -94,12 +101,21 @@ class ReportJobTrigger(BaseTrigger):
         polls = 0
         async with SESSIONS.use():
             while True:
+                asked_wait = 0.0  # what a throttled API asked for beyond the transport's own waiting
                 try:
                     status = await self.fetch_status(hook)
                 except (TransportError, ApiError) as exc:
                     if isinstance(exc, ApiError) and not exc.retryable or _is_gone(exc):
-                        yield self._event(EventStatus.ERROR, str(exc), code=getattr(exc, "code", None))
+                        expired = isinstance(exc, ReportExpiredError)
+                        yield self._event(
+                            EventStatus.EXPIRED if expired else EventStatus.ERROR,
+                            str(exc),
+                            code=getattr(exc, "code", None),
+                            retryable=exc.retryable,
+                        )
                         return
+                    if isinstance(exc, RateLimitedError) and exc.retry_after:
+                        asked_wait = exc.retry_after
                     self.log.warning("%s %s: status check failed (%s); will poll again", self.job_id_field, self.job_id, exc)
                 except ReportProviderError as exc:
                     yield self._event(EventStatus.ERROR, str(exc))
@@ -122,10 +138,9 @@ class ReportJobTrigger(BaseTrigger):
                         f"({time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(self.deadline))})",
                     )
                     return
-                await asyncio.sleep(schedule.delay(polls - 1 if polls else 0, remaining))
+                delay = max(schedule.delay(polls - 1 if polls else 0), asked_wait)
+                await asyncio.sleep(min(delay, remaining))
 
 
 def _is_gone(exc: BaseException) -> bool:
-    from airflow_report_provider.common.exceptions import ReportExpiredError, ReportNotFoundError
-
     return isinstance(exc, (ReportNotFoundError, ReportExpiredError))

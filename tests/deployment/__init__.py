@@ -1,0 +1,1 @@
+"""Deployment tests: a real Airflow (scheduler, triggerer, dag-processor, api-server) started in subprocesses."""

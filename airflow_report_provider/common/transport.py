@@ -238,25 +238,32 @@ class _LoopSessions:
 
 SESSIONS = _LoopSessions()
 
-_MASK_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
 
+class _LoopTurns:
+    """Per event loop, one holder at a time, handed on at most once per loop iteration.
 
-async def _mask_in_turn(secret: str) -> None:
-    """Register a secret with Airflow's masker on the loop's thread, at most one registration per loop turn.
-
-    Each new secret recompiles the masker's regular expression of every secret so far (milliseconds with a few
-    hundred). A triggerer starting hundreds of triggers receives its tokens together; registering them one per
-    loop iteration keeps the loop responsive in between. The masker is not thread-safe, hence no thread pool.
+    For short blocking steps that arrive in bursts: a triggerer starting hundreds of triggers looks up their
+    connections and registers their tokens together, and each new secret recompiles Airflow's masker (a regular
+    expression of every secret so far: milliseconds each with a few hundred). Taking turns spreads the burst
+    over loop iterations so the loop keeps serving timers and sockets in between. (Airflow's masker is not
+    thread-safe, so moving the work to threads is not an option.)
     """
-    loop = asyncio.get_running_loop()
-    with _MASK_TURNS_GUARD:
-        turn = _MASK_TURNS.setdefault(loop, asyncio.Lock())
-    async with turn:
-        mask_secret(secret)
-        await asyncio.sleep(0)  # hold the turn over one iteration: the next registration runs in a later one
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+        self._guard = threading.Lock()
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        with self._guard:
+            lock = self._locks.setdefault(loop, asyncio.Lock())
+        async with lock:
+            yield
+            await asyncio.sleep(0)  # hold the turn over one iteration: the next holder runs in a later one
 
 
-_MASK_TURNS_GUARD = threading.Lock()
+LOOP_TURNS = _LoopTurns()
 
 
 class AsyncTransport(_TransportBase):
@@ -272,7 +279,8 @@ class AsyncTransport(_TransportBase):
         request = self.protocol.token_request(self.credentials)
         response = await self.send(request)
         token = self.protocol.parse_token(response)
-        await _mask_in_turn(token.value)
+        async with LOOP_TURNS.turn():
+            self._token_issued(token)  # registers the token with Airflow's masker
         return token
 
     def _client_timeout(self) -> aiohttp.ClientTimeout:

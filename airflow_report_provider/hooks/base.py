@@ -15,7 +15,7 @@ from airflow.sdk import BaseHook
 from airflow_report_provider.common.exceptions import ReportValidationError
 from airflow_report_provider.common.protocol import ApiProtocol, Credentials
 from airflow_report_provider.common.retry import RetryPolicy
-from airflow_report_provider.common.transport import AsyncTransport, SyncTransport
+from airflow_report_provider.common.transport import LOOP_TURNS, AsyncTransport, SyncTransport
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,10 @@ class ReportApiAsyncHook(ReportApiHookBase):
     async def get_transport(self) -> AsyncTransport:
         """The transport for this connection (the connection is fetched once, asynchronously)."""
         if self._transport is None:
-            conn = await self.aget_connection(self.conn_id)
+            # One lookup per loop iteration: hundreds of triggers starting together would otherwise run their
+            # (CPU-bound: secrets masking) lookups in one iteration and stall the triggerer's loop.
+            async with LOOP_TURNS.turn():
+                conn = await self.aget_connection(self.conn_id)
             settings = self._configure(conn)
             self._transport = AsyncTransport(self._protocol, settings.credentials, **self._transport_kwargs())  # type: ignore[arg-type]
         return self._transport

@@ -20,10 +20,11 @@ from airflow_report_provider.common.exceptions import (
 from airflow_report_provider.common.http import Headers, HttpRequest, HttpResponse
 from airflow_report_provider.common.polling import PollSchedule, wait_for_terminal
 from airflow_report_provider.common.protocol import AccessToken
-from airflow_report_provider.common.ratelimit import RateLimiter
+from airflow_report_provider.common.ratelimit import DEFAULT_HEADROOM, RateLimiter, RateLimiterRegistry
 from airflow_report_provider.common.retry import CallPolicy, RetryPolicy, retry_after_from_headers
 from airflow_report_provider.common.states import ReportState, ReportStatus
 from airflow_report_provider.common.tokens import TokenCache
+from airflow_report_provider.common.transport import LOOP_TURNS
 
 CRITEO = CriteoMpoProtocol(host="https://api.example")
 GET = HttpRequest("GET", "https://api.example/x", endpoint="criteo.status")
@@ -191,3 +192,33 @@ def test_wait_for_terminal_stops_at_done_or_deadline():
         lambda: ReportStatus("j", ReportState.PENDING, "Pending"), PollSchedule(1, 1), deadline=time.time() - 1, sleep=lambda s: None
     )
     assert never is None
+
+
+def test_registry_keeps_one_limiter_per_credential_with_headroom_and_429_blocks():
+    registry = RateLimiterRegistry()
+    limiter = registry.get("k", 60)
+    assert limiter.interval == pytest.approx(60 / 60 * (1 + DEFAULT_HEADROOM))
+    limiter.block_for(300)
+    rerated = registry.get("k", 30)
+    assert rerated is limiter and rerated.interval == pytest.approx(2 * (1 + DEFAULT_HEADROOM))
+    assert rerated.reserve() >= 299
+
+
+async def test_loop_turns_hand_on_once_per_iteration():
+    iterations = [0]
+
+    async def ticker():
+        while True:
+            iterations[0] += 1
+            await asyncio.sleep(0)
+
+    tick = asyncio.create_task(ticker())
+    seen: list[int] = []
+
+    async def holder():
+        async with LOOP_TURNS.turn():
+            seen.append(iterations[0])
+
+    await asyncio.gather(*(holder() for _ in range(5)))
+    tick.cancel()
+    assert len(seen) == 5 and len(set(seen)) == 5  # each holder got its turn in another loop iteration

@@ -296,7 +296,7 @@ class AsyncTransport(_TransportBase):
             data=dict(request.form) if request.form else None,
             headers=dict(request.headers),
             timeout=self._client_timeout(),
-            ssl=None if self.verify else False,
+            ssl=self.verify,
         ) as raw:
             body = await raw.read()
             return HttpResponse(raw.status, Headers(raw.headers), body)
@@ -333,20 +333,23 @@ class AsyncTransport(_TransportBase):
             prepared = self._prepare(request, token)
             if request.rate_limited:
                 await self.limiter.aacquire()
-            async with session.request(
-                prepared.method,
-                prepared.url,
-                params=dict(prepared.params) if prepared.params else None,
-                headers=dict(prepared.headers),
-                timeout=self._client_timeout(),
-                ssl=None if self.verify else False,
-            ) as raw:
-                if raw.status >= 300:
-                    raise self.protocol.error_for(HttpResponse(raw.status, Headers(raw.headers), await raw.read()))
-                received = 0
-                try:
+            received = 0
+            try:
+                async with session.request(
+                    prepared.method,
+                    prepared.url,
+                    params=dict(prepared.params) if prepared.params else None,
+                    headers=dict(prepared.headers),
+                    timeout=self._client_timeout(),
+                    ssl=self.verify,
+                ) as raw:
+                    if raw.status >= 300:
+                        raise self.protocol.error_for(HttpResponse(raw.status, Headers(raw.headers), await raw.read()))
                     async for chunk in raw.content.iter_chunked(chunk_size):
                         received += len(chunk)
                         yield chunk
-                except aiohttp.ClientError as exc:
-                    raise TransportError(f"download cut after {received} bytes: {type(exc).__name__}") from None
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                # The exception's own text may hold the URL (a pre-signed one): only its type is kept.
+                raise TransportError(
+                    f"{self.protocol.api_name}: {request.endpoint} failed after {received} bytes: {type(exc).__name__}"
+                ) from None

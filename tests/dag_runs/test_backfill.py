@@ -19,8 +19,8 @@ import pytest
 
 from airflow_report_provider.common.exceptions import RateLimitedError
 from airflow_report_provider.hooks.walmart import WalmartMarketplaceHook
-from airflow_report_provider.simulator import SimulatorConfig, run_simulator
-from tests.support.airflow_env import simulator_connections, task_states, xcom_value
+from airflow_report_provider.simulator import SimulatorConfig
+from tests.support.airflow_env import connected_simulator, task_states, xcom_value
 
 EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
 DAG_ID = "walmart_item_performance_backfill"
@@ -56,16 +56,9 @@ def backfill_dag(example_dag: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 @pytest.fixture
 def unlimited_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    with run_simulator(sim_config(walmart_create_limit_per_hour=0)) as simulator:
-        simulator_connections(simulator, monkeypatch)
+    with connected_simulator(sim_config(walmart_create_limit_per_hour=0), monkeypatch) as simulator:
         yield simulator
 
-
-@pytest.fixture
-def reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    base = tmp_path / "reports"
-    monkeypatch.setenv("AIRFLOW_VAR_REPORTS_DESTINATION", f"file://{base}")
-    return base
 
 
 def last_days(count: int) -> list[datetime]:
@@ -114,8 +107,7 @@ def test_30_day_backfill_writes_30_partitions(backfill_dag, unlimited_sim, repor
 
 def test_rerun_overwrites_partitions_with_the_same_bytes(backfill_dag, reports, airflow_db, monkeypatch):
     days = last_days(3)
-    with run_simulator(sim_config(walmart_create_limit_per_hour=0)) as first_sim:
-        simulator_connections(first_sim, monkeypatch)
+    with connected_simulator(sim_config(walmart_create_limit_per_hour=0), monkeypatch) as first_sim:
         first = {day: xcom_value(run_day(backfill_dag, day), TASK_ID) for day in days}
         written = {day: partition(reports, day).read_bytes() for day in days}
         inodes = {day: partition(reports, day).stat().st_ino for day in days}
@@ -129,8 +121,7 @@ def test_rerun_overwrites_partitions_with_the_same_bytes(backfill_dag, reports, 
             assert partition(reports, day).stat().st_ino != inodes[day]  # replaced by rename, not left alone
 
     # Another simulator with the same seed (new requests, new ids): the same bytes again.
-    with run_simulator(sim_config(walmart_create_limit_per_hour=0)) as second_sim:
-        simulator_connections(second_sim, monkeypatch)
+    with connected_simulator(sim_config(walmart_create_limit_per_hour=0), monkeypatch) as second_sim:
         third = {day: xcom_value(run_day(backfill_dag, day), TASK_ID) for day in days}
         assert second_sim.stats.calls["walmart.create"] == len(days)
     for day in days:
@@ -150,8 +141,7 @@ def test_hourly_quota_paces_the_backfill(backfill_dag, reports, airflow_db, monk
     create = mocker.spy(WalmartMarketplaceHook, "create_report_request")
     first_day, second_day = last_days(2)
 
-    with run_simulator(sim_config(walmart_create_limit_per_hour=1)) as sim:
-        simulator_connections(sim, monkeypatch)
+    with connected_simulator(sim_config(walmart_create_limit_per_hour=1), monkeypatch) as sim:
         assert task_states(run_day(backfill_dag, first_day)) == {TASK_ID: "success"}
 
         assert task_states(run_day(backfill_dag, second_day)) == {TASK_ID: "failed"}

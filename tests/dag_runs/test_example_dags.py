@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from airflow_report_provider.simulator import SimulatorConfig, run_simulator
-from tests.support.airflow_env import simulator_connections, task_states, xcom_value
+from airflow_report_provider.simulator import SimulatorConfig
+from tests.support.airflow_env import connected_simulator, task_states, xcom_value
 
 EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
 EXAMPLE_DAG_IDS = {
@@ -46,17 +46,9 @@ def example_dags() -> dict[str, Any]:
 def fast_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Jobs that are ready at the first poll, so the examples' production poll intervals never wait."""
     config = SimulatorConfig(criteo_job_seconds=0, walmart_job_seconds=0, criteo_rows=40, walmart_rows=40)
-    with run_simulator(config) as simulator:
-        simulator_connections(simulator, monkeypatch)
+    with connected_simulator(config, monkeypatch) as simulator:
         yield simulator
 
-
-@pytest.fixture
-def reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Where the examples write: the ``reports_destination`` Variable, given through the environment."""
-    base = tmp_path / "reports"
-    monkeypatch.setenv("AIRFLOW_VAR_REPORTS_DESTINATION", f"file://{base}")
-    return base
 
 
 def files_under(base: Path) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -66,13 +67,27 @@ def simulator_connections(sim: Any, monkeypatch: pytest.MonkeyPatch, **extra: An
         monkeypatch.setenv(name, value)
 
 
+@contextlib.contextmanager
+def connected_simulator(config: SimulatorConfig, monkeypatch: pytest.MonkeyPatch, **extra: Any) -> Iterator[Any]:
+    """A running simulator, with the default connections pointing at it while it runs."""
+    with run_simulator(config) as simulator:
+        simulator_connections(simulator, monkeypatch, **extra)
+        yield simulator
+
+
 @pytest.fixture
 def sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A running simulator with fast jobs, and the default connections pointing at it."""
-    config = SimulatorConfig(criteo_job_seconds=1.0, walmart_job_seconds=1.0)
-    with run_simulator(config) as simulator:
-        simulator_connections(simulator, monkeypatch)
+    with connected_simulator(SimulatorConfig(criteo_job_seconds=1.0, walmart_job_seconds=1.0), monkeypatch) as simulator:
         yield simulator
+
+
+@pytest.fixture
+def reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the example DAGs write: their ``reports_destination`` Variable, given through the environment."""
+    base = tmp_path / "reports"
+    monkeypatch.setenv("AIRFLOW_VAR_REPORTS_DESTINATION", f"file://{base}")
+    return base
 
 
 def run_dag(dag: Any, **kwargs: Any) -> Any:

@@ -15,6 +15,7 @@ from airflow.sdk import BaseHook
 from airflow_report_provider.common.exceptions import ReportValidationError
 from airflow_report_provider.common.protocol import ApiProtocol, Credentials
 from airflow_report_provider.common.retry import RetryPolicy
+from airflow_report_provider.common.states import ReportStatus
 from airflow_report_provider.common.transport import LOOP_TURNS, AsyncTransport, SyncTransport
 
 
@@ -114,6 +115,10 @@ class ReportApiHook(ReportApiHookBase):
     def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(conn_id, **kwargs)
         self._transport: SyncTransport | None = None
+
+    def get_job_status(self, job_id: str) -> ReportStatus:
+        """The report job's current status (each API's hook names its own method; this is the common name)."""
+        raise NotImplementedError
 
     def get_conn(self) -> SyncTransport:
         """The transport for this connection (created once)."""

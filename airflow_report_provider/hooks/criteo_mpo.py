@@ -95,6 +95,8 @@ class CriteoMpoHook(_CriteoMpoConnection, ReportApiHook):
         report_id = validate_report_id(report_id)
         return self.protocol.parse_job(self.get_conn().send(self.protocol.status_request(report_id)))
 
+    get_job_status = get_report_status
+
     def open_download(self, report_id: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> ByteOpener:
         """An opener of the export's bytes (resumable with HTTP Range) for the streaming writer."""
         report_id = validate_report_id(report_id)

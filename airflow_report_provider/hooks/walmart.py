@@ -127,6 +127,8 @@ class WalmartMarketplaceHook(_WalmartConnection, ReportApiHook):
         request_id = validate_request_id(request_id)
         return self.walmart.parse_request(self.get_conn().send(self.walmart.status_request(request_id)))
 
+    get_job_status = get_request_status
+
     def list_report_requests(self, **filters: Any) -> list[ReportStatus]:
         """Every request matching the filters, following ``nextCursor`` through all pages."""
         transport = self.get_conn()

@@ -74,6 +74,8 @@ class ReportJobWaitMixin:
 
     #: The API's trigger class and guidance (set by each API's wrapper).
     trigger_class: ClassVar[type[ReportJobTrigger]]
+    #: The API's sync hook class (its first argument is the connection id).
+    hook_class: ClassVar[type]
     job_id_field: ClassVar[str]
     #: Key of the job id in the task state store (stable: renaming breaks in-flight retries).
     state_store_key: ClassVar[str]
@@ -104,9 +106,16 @@ class ReportJobWaitMixin:
     def conn_id_value(self) -> str:
         raise NotImplementedError
 
+    @property
+    def hook(self) -> Any:
+        """The API's sync hook for this task (one hook, one HTTP session, for every call of a try)."""
+        if getattr(self, "_hook", None) is None:
+            self._hook = self.hook_class(self.conn_id_value())
+        return self._hook
+
     def sync_status(self, job_id: str) -> ReportStatus:
         """One status call through the sync hook."""
-        raise NotImplementedError
+        return self.hook.get_job_status(job_id)
 
     # -- task state store: reattach on retry ----------------------------------------------------------------
     @staticmethod

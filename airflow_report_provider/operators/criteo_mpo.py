@@ -46,6 +46,7 @@ class CriteoMpoReportMixin(ReportJobWaitMixin):
     """Report parameters, window resolution, latency wait and reattachment shared by the Criteo operators."""
 
     trigger_class = CriteoMpoReportTrigger
+    hook_class = CriteoMpoHook
     job_id_field = "report_id"
     state_store_key = "criteo_mpo_report_id"
 
@@ -148,15 +149,6 @@ class CriteoMpoReportMixin(ReportJobWaitMixin):
     # -- hooks ------------------------------------------------------------------------------------------------
     def conn_id_value(self) -> str:
         return self.criteo_mpo_conn_id
-
-    @property
-    def hook(self) -> CriteoMpoHook:
-        if getattr(self, "_hook", None) is None:
-            self._hook = CriteoMpoHook(criteo_mpo_conn_id=self.criteo_mpo_conn_id)
-        return self._hook
-
-    def sync_status(self, job_id: str) -> ReportStatus:
-        return self.hook.get_report_status(job_id)
 
     # -- latency ----------------------------------------------------------------------------------------------
     def seconds_until_settled(self, window: ReportWindow | None) -> float:

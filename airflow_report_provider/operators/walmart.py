@@ -32,6 +32,7 @@ class WalmartReportMixin(ReportJobWaitMixin):
     """Report parameters, window defaults and request reuse shared by the Walmart operators."""
 
     trigger_class = WalmartReportTrigger
+    hook_class = WalmartMarketplaceHook
     job_id_field = "request_id"
     state_store_key = "walmart_request_id"
 
@@ -132,15 +133,6 @@ class WalmartReportMixin(ReportJobWaitMixin):
     # -- hooks ------------------------------------------------------------------------------------------------
     def conn_id_value(self) -> str:
         return self.walmart_conn_id
-
-    @property
-    def hook(self) -> WalmartMarketplaceHook:
-        if getattr(self, "_hook", None) is None:
-            self._hook = WalmartMarketplaceHook(walmart_conn_id=self.walmart_conn_id)
-        return self._hook
-
-    def sync_status(self, job_id: str) -> ReportStatus:
-        return self.hook.get_request_status(job_id)
 
     def on_create_throttled(self, error: RateLimitedError) -> None:
         """The hourly create quota is spent (by another request of this type): when deferrable, wait for its

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_report_provider.common.states import ReportStatus
 from airflow_report_provider.hooks.criteo_mpo import CriteoMpoHook
 from airflow_report_provider.operators.base import default_deferrable
 from airflow_report_provider.sensors.base import ReportJobSensorBase
@@ -23,6 +22,7 @@ class CriteoMpoReportSensor(ReportJobSensorBase):
 
     template_fields: Sequence[str] = ("report_id", "criteo_mpo_conn_id")
     trigger_class = CriteoMpoReportTrigger
+    hook_class = CriteoMpoHook
     job_id_field = "report_id"
     state_store_key = "criteo_mpo_report_id"
 
@@ -43,7 +43,3 @@ class CriteoMpoReportSensor(ReportJobSensorBase):
     def conn_id_value(self) -> str:
         return self.criteo_mpo_conn_id
 
-    def sync_status(self, job_id: str) -> ReportStatus:
-        if getattr(self, "_hook", None) is None:  # one hook (one HTTP session) for every poke of this try
-            self._hook = CriteoMpoHook(criteo_mpo_conn_id=self.criteo_mpo_conn_id)
-        return self._hook.get_report_status(job_id)

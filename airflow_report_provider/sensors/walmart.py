@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_report_provider.common.states import ReportStatus
 from airflow_report_provider.hooks.walmart import WalmartMarketplaceHook
 from airflow_report_provider.operators.base import default_deferrable
 from airflow_report_provider.sensors.base import ReportJobSensorBase
@@ -23,6 +22,7 @@ class WalmartReportSensor(ReportJobSensorBase):
 
     template_fields: Sequence[str] = ("request_id", "walmart_conn_id")
     trigger_class = WalmartReportTrigger
+    hook_class = WalmartMarketplaceHook
     job_id_field = "request_id"
     state_store_key = "walmart_request_id"
 
@@ -43,7 +43,3 @@ class WalmartReportSensor(ReportJobSensorBase):
     def conn_id_value(self) -> str:
         return self.walmart_conn_id
 
-    def sync_status(self, job_id: str) -> ReportStatus:
-        if getattr(self, "_hook", None) is None:  # one hook (one HTTP session) for every poke of this try
-            self._hook = WalmartMarketplaceHook(walmart_conn_id=self.walmart_conn_id)
-        return self._hook.get_request_status(job_id)

@@ -39,21 +39,23 @@ def signed_url(base: str, key: bytes, name: str, expiry: int) -> str:
     return f"{base}/blob/{quote(name)}?sv={SAS_VERSION}&sr=b&sp=r&se={expiry}&sig={sig}"
 
 
+def _build_table(req: WalmartRequest) -> Table:
+    """The request's report CSV, generated from its parameters (deterministic)."""
+    return walmart_table(
+        req.report_type,
+        req.payload or {},
+        req.partner_id,
+        datetime.fromtimestamp(req.created_at, UTC),
+        req.seed,
+        req.rows,
+        req.report_bytes,
+        req.bom,
+    )
+
+
 def csv_table(sim: Simulator, req: WalmartRequest) -> Table:
     """The report CSV of a request (cached for a few recent requests)."""
-    return sim.cached_table(
-        ("walmart", req.request_id),
-        lambda: walmart_table(
-            req.report_type,
-            req.payload or {},
-            req.partner_id,
-            datetime.fromtimestamp(req.created_at, UTC),
-            req.seed,
-            req.rows,
-            req.report_bytes,
-            req.bom,
-        ),
-    )
+    return sim.cached_table(("walmart", req.request_id), lambda: _build_table(req))
 
 
 def report_file(sim: Simulator, req: WalmartRequest) -> Body:
@@ -69,16 +71,7 @@ def report_file(sim: Simulator, req: WalmartRequest) -> Body:
 
 def csv_table_fresh(req: WalmartRequest) -> Body:
     """An uncached copy of the CSV body, for use from another thread."""
-    return walmart_table(
-        req.report_type,
-        req.payload or {},
-        req.partner_id,
-        datetime.fromtimestamp(req.created_at, UTC),
-        req.seed,
-        req.rows,
-        req.report_bytes,
-        req.bom,
-    ).body
+    return _build_table(req).body
 
 
 async def serve(request: web.Request) -> web.StreamResponse:

@@ -86,8 +86,22 @@ class ObjectStorageTransferMixin:
             check_destination_syntax(destination)
 
     def check_transfer_params(self) -> Any:
-        """Validate the rendered destination before any HTTP call."""
-        return check_destination(self.destination)
+        """Validate the rendered destination before any HTTP call (a bad one fails the task without retries)."""
+        from airflow_report_provider.operators.base import fail_task
+
+        try:
+            return check_destination(self.destination)
+        except ReportValidationError as exc:
+            raise fail_task(exc) from exc
+
+    def download(self, job_id: str) -> dict[str, Any]:
+        """Stream the finished job's file into the destination; the XCom dict."""
+        raise NotImplementedError
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger: download when the job is done, else fail with its status and code."""
+        self.check_transfer_params()
+        return self.download(self.check_event(event))  # type: ignore[attr-defined]
 
     def write_report(self, opener: ByteOpener, description: str, **extra: Any) -> dict[str, Any]:
         """Stream the opener's bytes to the destination; the XCom dict (uri, bytes, sha256, ...) plus ``extra``."""

@@ -104,14 +104,8 @@ class CriteoMpoReportToObjectStorageOperator(CriteoMpoReportMixin, ObjectStorage
             check_static=report_id is None,
         )
 
-    def _validate(self) -> None:
-        try:
-            self.check_transfer_params()
-        except ReportValidationError as exc:
-            raise fail_task(exc) from exc
-
     def execute(self, context: Context) -> dict[str, Any]:
-        self._validate()
+        self.check_transfer_params()
         if self.report_id:
             try:
                 report_id = validate_report_id(self.report_id)
@@ -132,11 +126,6 @@ class CriteoMpoReportToObjectStorageOperator(CriteoMpoReportMixin, ObjectStorage
             self.log.info("Export %s is already Done (cached identical request)", status.job_id)
             return self.download(status.job_id)
         return self.download(self.wait_until_done(status.job_id, "execute_complete"))
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Resume after the trigger: download when Done, else fail with the export's status and code."""
-        self._validate()
-        return self.download(self.check_event(event))
 
     def download(self, report_id: str) -> dict[str, Any]:
         """Stream the export into the destination; the XCom dict."""

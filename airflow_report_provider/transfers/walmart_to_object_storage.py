@@ -99,14 +99,8 @@ class WalmartReportToObjectStorageOperator(WalmartReportMixin, ObjectStorageTran
             check_static=request_id is None,
         )
 
-    def _validate(self) -> None:
-        try:
-            self.check_transfer_params()
-        except ReportValidationError as exc:
-            raise fail_task(exc) from exc
-
     def execute(self, context: Context) -> dict[str, Any]:
-        self._validate()
+        self.check_transfer_params()
         if self.request_id:
             try:
                 request_id = validate_request_id(self.request_id)
@@ -117,11 +111,6 @@ class WalmartReportToObjectStorageOperator(WalmartReportMixin, ObjectStorageTran
         if status.state is ReportState.SUCCEEDED:
             return self.download(status.job_id)
         return self.download(self.wait_until_done(status.job_id, "execute_complete"))
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Resume after the trigger: download when READY, else fail with the request id and description."""
-        self._validate()
-        return self.download(self.check_event(event))
 
     def download(self, request_id: str) -> dict[str, Any]:
         """Stream the report (or the CSV inside it) into the destination; the XCom dict."""

@@ -108,6 +108,9 @@ def steps(now: datetime) -> list[Step]:
         dag_test("criteo_mpo_hourly", settled_hour, "latest settled hour"),
         dag_test("criteo_mpo_hourly_summary", now, "on the Asset"),
         dag_test("walmart_item_report_daily", now, "snapshot"),
+        dag_test("criteo_mpo_taskflow_chain", now, "create -> sensor -> transfer through .output"),
+        dag_test("criteo_mpo_advertiser_fanout", settled_hour, "mapped over advertisers"),
+        dag_test("walmart_report_types", now, "mapped over report types"),
     ]
     for back in range(BACKFILL_DAYS - 1, -1, -1):
         logical = today - timedelta(days=back)

@@ -179,6 +179,36 @@ def _check_window(lookback: int | None, start: datetime | None, end: datetime | 
         raise ReportValidationError("report_end", f"must be after report_start ({format_utc(start)})", format_utc(end))
 
 
+#: Operator argument -> its check (raises naming the argument; returns the normalised value).
+ARGUMENT_CHECKS: dict[str, Any] = {
+    "advertiser_ids": lambda value: _ids("advertiser_ids", value, required=True),
+    "campaign_ids": lambda value: _ids("campaign_ids", value),
+    "seller_ids": lambda value: _ids("seller_ids", value),
+    "partner_ids": lambda value: _ids("partner_ids", value),
+    "dimensions": _dimensions,
+    "metrics": lambda value: _names("metrics", value, _METRIC_BY_KEY, "metric"),
+    "file_format": _file_format,
+    "lookback_window": lambda value: _optional_int("lookback_window", value, *LOOKBACK_MINUTES),
+    "report_start": lambda value: _whole_seconds("report_start", value),
+    "report_end": lambda value: _whole_seconds("report_end", value),
+    "timezone": _timezone,
+    "currency": _currency,
+}
+_WINDOW_ARGUMENTS = ("lookback_window", "report_start", "report_end")
+
+
+def check_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Check the operator arguments given (any subset; a missing one is not known yet) and return them normalised.
+
+    The window rule (exactly one of a lookback or a start) applies once all three window arguments are given.
+    Raises :class:`ReportValidationError` naming the argument.
+    """
+    values = {name: ARGUMENT_CHECKS[name](value) for name, value in arguments.items() if name in ARGUMENT_CHECKS}
+    if all(name in values for name in _WINDOW_ARGUMENTS):
+        _check_window(*(values[name] for name in _WINDOW_ARGUMENTS))
+    return values
+
+
 @dataclass(frozen=True)
 class CriteoReportRequest:
     """A validated MPO real-time export request.
@@ -201,21 +231,22 @@ class CriteoReportRequest:
     partner_ids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        values = {
-            "advertiser_ids": _ids("advertiser_ids", self.advertiser_ids, required=True),
-            "campaign_ids": _ids("campaign_ids", self.campaign_ids),
-            "seller_ids": _ids("seller_ids", self.seller_ids),
-            "partner_ids": _ids("partner_ids", self.partner_ids),
-            "dimensions": _dimensions(self.dimensions),
-            "metrics": _names("metrics", self.metrics, _METRIC_BY_KEY, "metric"),
-            "file_format": _file_format(self.file_format),
-            "lookback_window": _optional_int("lookback_window", self.lookback_window, *LOOKBACK_MINUTES),
-            "start_date": _whole_seconds("report_start", self.start_date),
-            "end_date": _whole_seconds("report_end", self.end_date),
-            "timezone": _timezone(self.timezone),
-            "currency": _currency(self.currency),
+        arguments = {
+            "advertiser_ids": self.advertiser_ids,
+            "campaign_ids": self.campaign_ids,
+            "seller_ids": self.seller_ids,
+            "partner_ids": self.partner_ids,
+            "dimensions": self.dimensions,
+            "metrics": self.metrics,
+            "file_format": self.file_format,
+            "lookback_window": self.lookback_window,
+            "report_start": self.start_date,
+            "report_end": self.end_date,
+            "timezone": self.timezone,
+            "currency": self.currency,
         }
-        _check_window(values["lookback_window"], values["start_date"], values["end_date"])
+        values = check_arguments(arguments)
+        values["start_date"], values["end_date"] = values.pop("report_start"), values.pop("report_end")
         for name, value in values.items():
             object.__setattr__(self, name, value)
 

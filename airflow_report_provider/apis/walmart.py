@@ -392,18 +392,17 @@ class WalmartReportRequest:
         return self
 
     @classmethod
-    def build(
+    def from_arguments(
         cls,
         *,
         report_type: Any,
         report_version: Any,
         request_body: Mapping[str, Any] | str | None = None,
-        now: datetime | None = None,
     ) -> WalmartReportRequest:
-        """Validate operator arguments (``request_body`` as a dict or a JSON object string) into a request."""
+        """Validate operator arguments (``request_body`` as a dict or a JSON object string), clock rules aside."""
         body = _body_dict(request_body)
         picked = {key: body.pop(key, None) for key in _KNOWN_BODY_KEYS}
-        request = cls(
+        return cls(
             report_type=report_type,
             report_version=report_version,
             row_filters=picked["rowFilters"],  # type: ignore[arg-type]
@@ -413,6 +412,18 @@ class WalmartReportRequest:
             date_granularity=picked["dateGranularity"],
             extra=body,
         )
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        report_type: Any,
+        report_version: Any,
+        request_body: Mapping[str, Any] | str | None = None,
+        now: datetime | None = None,
+    ) -> WalmartReportRequest:
+        """Validate operator arguments, the clock rules included (dates not in the future, within two years)."""
+        request = cls.from_arguments(report_type=report_type, report_version=report_version, request_body=request_body)
         return request.check_clock(now)
 
     def body(self) -> dict[str, Any] | None:
@@ -443,6 +454,26 @@ class WalmartReportRequest:
 
     def __hash__(self) -> int:
         return hash(self.fingerprint())
+
+
+#: A report type with no required body fields: checks a body on its own when the real type is not known yet.
+_ANY_REPORT_TYPE, _ANY_REPORT_VERSION = "UNSPECIFIED", "v1"
+
+
+def check_arguments(arguments: Mapping[str, Any]) -> None:
+    """Check the operator arguments given (any subset of report_type, report_version, request_body; a missing one
+    is not known yet), clock rules aside. Raises :class:`ReportValidationError` naming the argument."""
+    if {"report_type", "report_version", "request_body"} <= arguments.keys():
+        WalmartReportRequest.from_arguments(**{name: arguments[name] for name in ("report_type", "report_version", "request_body")})
+        return
+    if "report_type" in arguments:
+        _report_type(arguments["report_type"])
+    if "report_version" in arguments:
+        _report_version(arguments["report_version"])
+    if "request_body" in arguments:
+        WalmartReportRequest.from_arguments(
+            report_type=_ANY_REPORT_TYPE, report_version=_ANY_REPORT_VERSION, request_body=arguments["request_body"]
+        )
 
 
 def _canonical_value(key: str, value: Any) -> Any:

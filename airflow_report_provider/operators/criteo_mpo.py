@@ -7,15 +7,15 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
-from airflow_report_provider.apis.criteo_mpo import CriteoReportRequest
+from airflow_report_provider.apis.criteo_mpo import CriteoReportRequest, check_arguments
 from airflow_report_provider.common.exceptions import ReportValidationError
-from airflow_report_provider.common.states import ReportState, ReportStatus
+from airflow_report_provider.common.states import ReportStatus
 from airflow_report_provider.common.windows import DEFAULT_DATA_LATENCY, ReportWindow, resolve_window
-from airflow_report_provider.hooks.criteo_mpo import CriteoMpoHook
-from airflow_report_provider.operators.base import ReportJobWaitMixin, default_deferrable, fail_task, is_templated
-from airflow_report_provider.triggers.criteo_mpo import CriteoMpoReportTrigger
+from airflow_report_provider.operators.arguments import check_at_parse
+from airflow_report_provider.operators.base import ReportJobOperator, default_deferrable
+from airflow_report_provider.operators.outcomes import fail_task
+from airflow_report_provider.operators.report_api import CRITEO_MPO
+from airflow_report_provider.operators.waiting import seconds
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -36,42 +36,48 @@ CRITEO_REPORT_FIELDS: Sequence[str] = (
     "timezone",
     "currency",
 )
+_WINDOW_FIELDS = ("lookback_window", "report_start", "report_end")
 
 
-def _seconds(value: Any) -> float:
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+def _unset(value: Any) -> bool:
+    return value is None or value == ""
 
 
-class CriteoMpoReportMixin(ReportJobWaitMixin):
-    """Report parameters, window resolution, latency wait and reattachment shared by the Criteo operators."""
+def _without_unset_window(arguments: dict[str, Any]) -> dict[str, Any]:
+    """No lookback, start or end at all means "the run's data interval": the window rule does not apply."""
+    if all(name in arguments and _unset(arguments[name]) for name in _WINDOW_FIELDS):
+        return {name: value for name, value in arguments.items() if name not in _WINDOW_FIELDS}
+    return arguments
 
-    trigger_class = CriteoMpoReportTrigger
-    hook_class = CriteoMpoHook
-    job_id_field = "report_id"
-    state_store_key = "criteo_mpo_report_id"
 
-    def _init_report_params(
+class CriteoMpoReportOperatorBase(ReportJobOperator):
+    """The report arguments, window and latency wait of the Criteo operators (create and transfer)."""
+
+    api = CRITEO_MPO
+
+    def __init__(
         self,
         *,
-        advertiser_ids: Any,
-        campaign_ids: Any,
-        seller_ids: Any,
-        dimensions: Any,
-        metrics: Any,
-        file_format: str,
-        lookback_window: Any,
-        report_start: Any,
-        report_end: Any,
-        timezone: str | None,
-        currency: str | None,
-        criteo_mpo_conn_id: str,
-        deferrable: bool,
-        poll_interval: float | None,
-        max_poll_interval: float | None,
-        timeout: Any,
-        data_latency: Any,
-        check_static: bool = True,
+        advertiser_ids: Any = None,
+        campaign_ids: Any = None,
+        seller_ids: Any = None,
+        dimensions: Any = None,
+        metrics: Any = None,
+        file_format: Any = "csv",
+        lookback_window: Any = None,
+        report_start: Any = None,
+        report_end: Any = None,
+        timezone: Any = None,
+        currency: Any = None,
+        criteo_mpo_conn_id: str = "criteo_mpo_default",
+        deferrable: bool = default_deferrable(),
+        poll_interval: float | None = None,
+        max_poll_interval: float | None = None,
+        timeout: Any = None,
+        data_latency: Any = None,
+        **kwargs: Any,
     ) -> None:
+        super().__init__(**kwargs)
         self.advertiser_ids = advertiser_ids
         self.campaign_ids = campaign_ids
         self.seller_ids = seller_ids
@@ -88,100 +94,62 @@ class CriteoMpoReportMixin(ReportJobWaitMixin):
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
         self.timeout = timeout
-        self.data_latency = DEFAULT_DATA_LATENCY if data_latency is None else timedelta(seconds=_seconds(data_latency))
-        if check_static:
-            self._check_static_params()
+        self.data_latency = DEFAULT_DATA_LATENCY if data_latency is None else timedelta(seconds=seconds(data_latency))
 
-    # -- validation -------------------------------------------------------------------------------------------
-    def _param_values(self) -> dict[str, Any]:
+    def report_arguments(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in CRITEO_REPORT_FIELDS}
 
-    def _check_static_params(self) -> None:
-        """Validate at DAG-parse time whatever is not templated (the rest is checked at execute time)."""
-        values = self._param_values()
-        if any(is_templated(v) for v in values.values()):
-            return
-        self._report_request(values, window=None, check_only=True)
-
-    def _report_request(self, values: dict[str, Any], window: ReportWindow | None, check_only: bool = False) -> CriteoReportRequest:
-        start, end, lookback = values["report_start"], values["report_end"], values["lookback_window"]
-        if window is not None and lookback in (None, "") and start in (None, ""):
-            start, end = window.start, window.end
-        if lookback in (None, "") and start in (None, "") and end in (None, ""):
-            if not check_only:
-                self.log.info("No window, lookback or data interval: using a %d-minute lookback", FALLBACK_LOOKBACK_MINUTES)
-            lookback = FALLBACK_LOOKBACK_MINUTES
-        return CriteoReportRequest.build(
-            advertiser_ids=values["advertiser_ids"],
-            campaign_ids=values["campaign_ids"],
-            seller_ids=values["seller_ids"],
-            dimensions=values["dimensions"],
-            metrics=values["metrics"],
-            file_format=values["file_format"],
-            lookback_window=lookback if lookback not in ("",) else None,
-            report_start=start,
-            report_end=end,
-            timezone=values["timezone"],
-            currency=values["currency"],
-        )
-
-    def report_window(self, context: Context) -> ReportWindow | None:
-        """The window this run asks for: explicit settings first, else the run's data interval."""
-        return resolve_window(
-            report_start=self.report_start,
-            report_end=self.report_end,
-            lookback_window=self.lookback_window,
-            data_interval_start=context.get("data_interval_start"),
-            data_interval_end=context.get("data_interval_end"),
-        )
+    def check_literal_arguments(self) -> None:
+        """DAG-parse check of every literal argument (the others are checked once rendered)."""
+        check_at_parse(lambda known: check_arguments(_without_unset_window(known)), self.report_arguments())
 
     def build_report(self, context: Context) -> tuple[CriteoReportRequest, ReportWindow | None]:
-        """Validated request for this run (raises before any HTTP call; not retried by Airflow)."""
-        values = self._param_values()
+        """The validated request for this run and its window (raises before any HTTP call; not retried)."""
+        arguments = self.report_arguments()
         try:
-            # The parse-time rules first, on the rendered values: the same field and message either way.
-            self._report_request(values, window=None, check_only=True)
-            window = self.report_window(context)
-            return self._report_request(values, window), window
+            check_arguments(_without_unset_window(arguments))  # the parse-time rules: same field, same message
+            window = resolve_window(
+                report_start=self.report_start,
+                report_end=self.report_end,
+                lookback_window=self.lookback_window,
+                data_interval_start=context.get("data_interval_start"),
+                data_interval_end=context.get("data_interval_end"),
+            )
+            if window is not None and _unset(self.lookback_window) and _unset(self.report_start):
+                arguments.update(report_start=window.start, report_end=window.end)
+            elif all(_unset(arguments[name]) for name in _WINDOW_FIELDS):
+                self.log.info("No window, lookback or data interval: using a %d-minute lookback", FALLBACK_LOOKBACK_MINUTES)
+                arguments["lookback_window"] = FALLBACK_LOOKBACK_MINUTES
+            return CriteoReportRequest.build(**arguments), window
         except ReportValidationError as exc:
             raise fail_task(exc) from exc
 
-    # -- hooks ------------------------------------------------------------------------------------------------
-    def conn_id_value(self) -> str:
-        return self.criteo_mpo_conn_id
-
-    # -- latency ----------------------------------------------------------------------------------------------
-    def seconds_until_settled(self, window: ReportWindow | None) -> float:
-        """How long until the window's data is complete (Criteo's data lags about 10 minutes)."""
-        if window is None or window.end is None:
-            return 0.0
-        return window.seconds_until_settled(datetime.now(timezone.utc), self.data_latency)
-
     def wait_until_settled(self, window: ReportWindow | None, resume_method: str) -> None:
-        """Defer (or sleep, when not deferrable) until the window has settled."""
-        wait = self.seconds_until_settled(window)
+        """Defer (or sleep, when not deferrable) until the window's data is complete (Criteo lags ~10 minutes)."""
+        if window is None or window.end is None:
+            return
+        wait = window.seconds_until_settled(datetime.now(timezone.utc), self.data_latency)
         if wait <= 0:
             return
-        assert window is not None and window.end is not None
         moment = window.settles_at(self.data_latency)
         self.log.info("Window %s closes its data latency at %s; waiting %.0f s before submitting", window, moment, wait)
         if self.deferrable:
             from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
-            self.defer(trigger=DateTimeTrigger(moment=moment), method_name=resume_method)  # type: ignore[attr-defined]
+            self.defer(trigger=DateTimeTrigger(moment=moment), method_name=resume_method)
         time.sleep(wait)
 
-    # -- submit -----------------------------------------------------------------------------------------------
     def create_job(self, report: CriteoReportRequest) -> ReportStatus:
         return self.hook.create_report(report)
 
 
-class CriteoMpoCreateReportOperator(CriteoMpoReportMixin, BaseOperator):
+class CriteoMpoCreateReportOperator(CriteoMpoReportOperatorBase):
     """Submit a Criteo MPO real-time export job and return its export id (XCom).
 
     The window is ``lookback_window`` (minutes, 60..1440), or ``report_start`` / ``report_end``, or by default
     the run's data interval (submitted once the interval's data has settled: ``data_latency``, 10 minutes).
     With ``wait_for_completion`` it also waits until the export is Done, deferring when ``deferrable``.
+    Every report argument accepts a literal, a Jinja template or an XComArg / TaskFlow output.
 
     :param advertiser_ids: advertiser ids (required).
     :param campaign_ids: optional campaign filter.
@@ -204,66 +172,25 @@ class CriteoMpoCreateReportOperator(CriteoMpoReportMixin, BaseOperator):
     template_fields: Sequence[str] = (*CRITEO_REPORT_FIELDS, "criteo_mpo_conn_id")
     ui_color = "#f7e0c9"
 
-    def __init__(
-        self,
-        *,
-        advertiser_ids: Any,
-        campaign_ids: Any = None,
-        seller_ids: Any = None,
-        dimensions: Any = None,
-        metrics: Any = None,
-        file_format: str = "csv",
-        lookback_window: Any = None,
-        report_start: Any = None,
-        report_end: Any = None,
-        timezone: str | None = None,
-        currency: str | None = None,
-        criteo_mpo_conn_id: str = "criteo_mpo_default",
-        wait_for_completion: bool = False,
-        deferrable: bool = default_deferrable(),
-        poll_interval: float | None = None,
-        max_poll_interval: float | None = None,
-        timeout: Any = None,
-        data_latency: Any = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, *, advertiser_ids: Any, wait_for_completion: bool = False, **kwargs: Any) -> None:
+        super().__init__(advertiser_ids=advertiser_ids, **kwargs)
         self.wait_for_completion = wait_for_completion
-        self._init_report_params(
-            advertiser_ids=advertiser_ids,
-            campaign_ids=campaign_ids,
-            seller_ids=seller_ids,
-            dimensions=dimensions,
-            metrics=metrics,
-            file_format=file_format,
-            lookback_window=lookback_window,
-            report_start=report_start,
-            report_end=report_end,
-            timezone=timezone,
-            currency=currency,
-            criteo_mpo_conn_id=criteo_mpo_conn_id,
-            deferrable=deferrable,
-            poll_interval=poll_interval,
-            max_poll_interval=max_poll_interval,
-            timeout=timeout,
-            data_latency=data_latency,
-        )
+        self.check_literal_arguments()
 
     def execute(self, context: Context) -> str:
         report, window = self.build_report(context)
         self.wait_until_settled(window, "execute_after_settled")
-        return self._submit_and_wait(context, report)
+        return self.execute_after_settled(context)
 
     def execute_after_settled(self, context: Context, event: Any = None) -> str:
         report, _ = self.build_report(context)
-        return self._submit_and_wait(context, report)
-
-    def _submit_and_wait(self, context: Context, report: CriteoReportRequest) -> str:
         status = self.submit(context, report)
-        if not self.wait_for_completion or status.state is ReportState.SUCCEEDED:
-            return status.job_id
-        return self.wait_until_done(status.job_id, "execute_complete")
+        report_id = self.wait_until_done(status, "execute_complete") if self.wait_for_completion else status.job_id
+        self.ledger(context).consume()
+        return report_id
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
         """Resume after the trigger: fail with the export's status and code unless it is Done."""
-        return self.check_event(event)
+        report_id = self.job_done(event)
+        self.ledger(context).consume()
+        return report_id

@@ -7,51 +7,62 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
-from airflow_report_provider.apis.walmart import WINDOWED_REPORT_TYPES, WalmartReportRequest
+from airflow_report_provider.apis.walmart import WINDOWED_REPORT_TYPES, WalmartReportRequest, check_arguments
 from airflow_report_provider.common.exceptions import RateLimitedError, ReportValidationError
-from airflow_report_provider.common.states import ReportState, ReportStatus
+from airflow_report_provider.common.states import ReportStatus
 from airflow_report_provider.common.windows import (
     is_past_interval,
     resolve_window,
     walmart_window_body,
     window_from_interval,
 )
-from airflow_report_provider.hooks.walmart import WalmartMarketplaceHook
-from airflow_report_provider.operators.base import ReportJobWaitMixin, default_deferrable, fail_task, is_templated
-from airflow_report_provider.triggers.walmart import WalmartReportTrigger
+from airflow_report_provider.operators.arguments import check_at_parse, known_at_parse
+from airflow_report_provider.operators.base import ReportJobOperator, default_deferrable
+from airflow_report_provider.operators.outcomes import fail_task
+from airflow_report_provider.operators.report_api import WALMART
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 WALMART_REPORT_FIELDS: Sequence[str] = ("report_type", "report_version", "request_body")
 
+#: Stands in at parse time for the dates a run's data interval fills (no clock: any fixed day does).
+_PLACEHOLDER_WINDOW = window_from_interval(datetime(2000, 1, 1, tzinfo=timezone.utc), datetime(2000, 1, 2, tzinfo=timezone.utc))
 
-class WalmartReportMixin(ReportJobWaitMixin):
-    """Report parameters, window defaults and request reuse shared by the Walmart operators."""
 
-    trigger_class = WalmartReportTrigger
-    hook_class = WalmartMarketplaceHook
-    job_id_field = "request_id"
-    state_store_key = "walmart_request_id"
+def _parsed_body(body: Any) -> Any:
+    """A JSON object string parsed; anything else as given (the request model refuses a non-JSON string
+    naming ``request_body``)."""
+    if isinstance(body, str) and body.strip().startswith("{"):
+        try:
+            return json.loads(body)
+        except ValueError:
+            return body
+    return body
 
-    def _init_report_params(
+
+class WalmartReportOperatorBase(ReportJobOperator):
+    """The report arguments, data-interval window and request reuse of the Walmart operators."""
+
+    api = WALMART
+
+    def __init__(
         self,
         *,
-        report_type: str | None,
-        report_version: str | None,
-        request_body: Any,
-        walmart_conn_id: str,
-        reuse_existing: bool,
-        max_quota_wait: float | None,
-        use_data_interval: bool,
-        deferrable: bool,
-        poll_interval: float | None,
-        max_poll_interval: float | None,
-        timeout: Any,
-        check_static: bool = True,
+        report_type: Any = None,
+        report_version: Any = None,
+        request_body: Any = None,
+        walmart_conn_id: str = "walmart_marketplace_default",
+        reuse_existing: bool = True,
+        max_quota_wait: float | None = None,
+        use_data_interval: bool = True,
+        deferrable: bool = default_deferrable(),
+        poll_interval: float | None = None,
+        max_poll_interval: float | None = None,
+        timeout: Any = None,
+        **kwargs: Any,
     ) -> None:
+        super().__init__(**kwargs)
         self.report_type = report_type
         self.report_version = report_version
         self.request_body = request_body
@@ -63,8 +74,6 @@ class WalmartReportMixin(ReportJobWaitMixin):
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
         self.timeout = timeout
-        if check_static and not any(is_templated(v) for v in (report_type, report_version, request_body)):
-            WalmartReportRequest.build(report_type=report_type, report_version=report_version, request_body=self._static_body())
 
     def _is_windowed(self) -> bool:
         return str(self.report_type or "").upper() in WINDOWED_REPORT_TYPES
@@ -75,30 +84,21 @@ class WalmartReportMixin(ReportJobWaitMixin):
             return False
         return body is None or (isinstance(body, dict) and "dataStartTime" not in body and "dataEndTime" not in body)
 
-    def _parsed_body(self) -> Any:
-        """``request_body`` with a JSON object string parsed; anything else as given (the request model refuses
-        a non-JSON string naming ``request_body``)."""
-        body = self.request_body
-        if isinstance(body, str) and body.strip().startswith("{"):
-            try:
-                return json.loads(body)
-            except ValueError:
-                return body
-        return body
-
-    def _static_body(self) -> Any:
-        """The body checked at parse time: the run's window is not known yet, so a placeholder day stands in
-        for the dates the data interval will fill (the other rules, e.g. dateGranularity, still apply)."""
-        body = self._parsed_body()
-        if not self._takes_interval(body):
-            return body
-        today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-        return {**(body or {}), **walmart_window_body(window_from_interval(today - timedelta(days=1), today))}
+    def check_literal_arguments(self) -> None:
+        """DAG-parse check of every literal argument, clock rules aside (the others are checked once rendered).
+        A windowed type's dates that the data interval will fill are stood in for by a fixed placeholder day."""
+        arguments = {name: getattr(self, name) for name in WALMART_REPORT_FIELDS}
+        known = known_at_parse(arguments)
+        if "request_body" in known and "report_type" in known:
+            body = _parsed_body(known["request_body"])
+            if self._takes_interval(body):
+                known["request_body"] = {**(body or {}), **walmart_window_body(_PLACEHOLDER_WINDOW)}
+        check_at_parse(check_arguments, known)
 
     def request_body_for_run(self, context: Context) -> Any:
         """The body to send: the user's, with the run's data interval as dataStartTime / dataEndTime for
         windowed report types that do not set them."""
-        body = self._parsed_body()
+        body = _parsed_body(self.request_body)
         if not self.use_data_interval:
             return body
         start, end = context.get("data_interval_start"), context.get("data_interval_end")
@@ -120,7 +120,7 @@ class WalmartReportMixin(ReportJobWaitMixin):
         return body
 
     def build_report(self, context: Context) -> WalmartReportRequest:
-        """Validated request for this run (raises before any HTTP call; not retried by Airflow)."""
+        """The validated request for this run, clock rules included (raises before any HTTP call; not retried)."""
         try:
             return WalmartReportRequest.build(
                 report_type=self.report_type,
@@ -130,38 +130,35 @@ class WalmartReportMixin(ReportJobWaitMixin):
         except ReportValidationError as exc:
             raise fail_task(exc) from exc
 
-    # -- hooks ------------------------------------------------------------------------------------------------
-    def conn_id_value(self) -> str:
-        return self.walmart_conn_id
-
     def on_create_throttled(self, error: RateLimitedError) -> None:
         """The hourly create quota is spent (by another request of this type): when deferrable, wait for its
         replenishment in the triggerer (no worker slot, no retry spent), then submit again."""
         wait = error.retry_after
-        limit = self.wait_timeout_seconds() if self.max_quota_wait is None else float(self.max_quota_wait)
+        limit = self.job_wait().timeout_seconds() if self.max_quota_wait is None else float(self.max_quota_wait)
         if not self.deferrable or wait is None or wait > limit:
             return
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
         moment = datetime.now(timezone.utc) + timedelta(seconds=wait + 1)
         self.log.warning("Walmart's one-request-per-type-per-hour quota is spent; waiting until %s to request again", moment)
-        self.defer(trigger=DateTimeTrigger(moment=moment), method_name="execute_after_quota")  # type: ignore[attr-defined]
+        self.defer(trigger=DateTimeTrigger(moment=moment), method_name="execute_after_quota")
 
     def execute_after_quota(self, context: Context, event: Any = None) -> Any:
         """Resume after the quota wait: submit again (reusing a matching request if one appeared)."""
-        return self.execute(context)  # type: ignore[attr-defined]
+        return self.execute(context)
 
     def create_job(self, report: WalmartReportRequest) -> ReportStatus:
         """A matching request of the last hour (``reuse_existing``), or a new one."""
         return self.hook.create_report_request(report, reuse=self.reuse_existing)
 
 
-class WalmartCreateReportRequestOperator(WalmartReportMixin, BaseOperator):
+class WalmartCreateReportRequestOperator(WalmartReportOperatorBase):
     """Create a Walmart on-request report request and return its request id (XCom).
 
     Walmart allows one request per report type per hour: a matching request (same type, version and body)
     made within the hour is reused instead (``reuse_existing``), and a retried task reattaches to its own.
     With ``wait_for_completion`` it also waits until READY, deferring when ``deferrable``.
+    Every report argument accepts a literal, a Jinja template or an XComArg / TaskFlow output.
 
     :param report_type: e.g. ``ITEM``, ``INVENTORY``, ``ITEM_PERFORMANCE`` (free string).
     :param report_version: e.g. ``v4`` (free string).
@@ -180,45 +177,19 @@ class WalmartCreateReportRequestOperator(WalmartReportMixin, BaseOperator):
     template_fields_renderers = {"request_body": "json"}
     ui_color = "#cfe3f7"
 
-    def __init__(
-        self,
-        *,
-        report_type: str,
-        report_version: str,
-        request_body: Any = None,
-        walmart_conn_id: str = "walmart_marketplace_default",
-        reuse_existing: bool = True,
-        max_quota_wait: float | None = None,
-        use_data_interval: bool = True,
-        wait_for_completion: bool = False,
-        deferrable: bool = default_deferrable(),
-        poll_interval: float | None = None,
-        max_poll_interval: float | None = None,
-        timeout: Any = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, *, report_type: Any, report_version: Any, wait_for_completion: bool = False, **kwargs: Any) -> None:
+        super().__init__(report_type=report_type, report_version=report_version, **kwargs)
         self.wait_for_completion = wait_for_completion
-        self._init_report_params(
-            report_type=report_type,
-            report_version=report_version,
-            request_body=request_body,
-            walmart_conn_id=walmart_conn_id,
-            reuse_existing=reuse_existing,
-            max_quota_wait=max_quota_wait,
-            use_data_interval=use_data_interval,
-            deferrable=deferrable,
-            poll_interval=poll_interval,
-            max_poll_interval=max_poll_interval,
-            timeout=timeout,
-        )
+        self.check_literal_arguments()
 
     def execute(self, context: Context) -> str:
         status = self.submit(context, self.build_report(context))
-        if not self.wait_for_completion or status.state is ReportState.SUCCEEDED:
-            return status.job_id
-        return self.wait_until_done(status.job_id, "execute_complete")
+        request_id = self.wait_until_done(status, "execute_complete") if self.wait_for_completion else status.job_id
+        self.ledger(context).consume()
+        return request_id
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
         """Resume after the trigger: fail with the request's status and description unless READY."""
-        return self.check_event(event)
+        request_id = self.job_done(event)
+        self.ledger(context).consume()
+        return request_id

@@ -2,63 +2,99 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseSensorOperator
 
 from airflow_report_provider.common.exceptions import RateLimitedError, ReportProviderError
-from airflow_report_provider.common.states import EVENT_STATUS_FOR_STATE, EventStatus, ReportState
-from airflow_report_provider.operators.base import ReportJobWaitMixin, fail_task
+from airflow_report_provider.common.states import EventStatus, ReportState
+from airflow_report_provider.operators.arguments import is_runtime_value
+from airflow_report_provider.operators.outcomes import fail_task, job_outcome, status_event
+from airflow_report_provider.operators.report_api import ReportApi
+from airflow_report_provider.operators.waiting import JobWait
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class ReportJobSensorBase(ReportJobWaitMixin, BaseSensorOperator):
+class ReportJobSensorBase(BaseSensorOperator):
     """Succeeds when the job is done; fails with the job id, status and code when it failed or expired.
 
     ``timeout`` is the sensor's own (seconds); in deferrable mode it becomes the trigger's absolute deadline.
+    Subclasses set ``api`` and take the job id and connection id under the API's own argument names.
     """
 
-    def __init__(self, *, deferrable: bool, max_poll_interval: float | None = None, **kwargs: Any) -> None:
-        poll_interval = kwargs.pop("poll_interval", None)
-        kwargs.setdefault("poke_interval", poll_interval if poll_interval is not None else self.trigger_class.api_min_poll_interval)
+    api: ClassVar[ReportApi]
+
+    def __init__(
+        self,
+        *,
+        job_id: Any,
+        conn_id: str,
+        deferrable: bool,
+        poll_interval: float | None = None,
+        max_poll_interval: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("poke_interval", poll_interval if poll_interval is not None else self.api.min_poll_interval)
         super().__init__(**kwargs)
+        setattr(self, self.api.job_id_field, job_id)
+        setattr(self, self.api.conn_id_field, conn_id)
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
+        if not is_runtime_value(job_id):
+            self.validate_job_id(job_id)
 
-    def job_id_value(self) -> str:
-        return getattr(self, self.job_id_field)
+    def validate_job_id(self, job_id: Any) -> str:
+        """The API's job id rule (raises ``ReportValidationError`` naming the argument)."""
+        raise NotImplementedError
+
+    @property
+    def job_id(self) -> str:
+        return getattr(self, self.api.job_id_field)
+
+    @property
+    def hook(self) -> Any:
+        """The API's sync hook for this try."""
+        if getattr(self, "_hook", None) is None:
+            self._hook = self.api.hook_class(getattr(self, self.api.conn_id_field))
+        return self._hook
 
     def execute(self, context: Context) -> Any:
-        if self.deferrable:
-            if not self.poke(context):
-                self.defer_until_done(self.job_id_value(), "execute_complete")
-            return self.job_id_value()
-        super().execute(context)
-        return self.job_id_value()
+        try:
+            self.validate_job_id(self.job_id)
+        except ReportProviderError as exc:
+            raise fail_task(exc) from exc
+        if not self.deferrable:
+            super().execute(context)
+        elif not self.poke(context):
+            wait = JobWait(
+                api=self.api,
+                conn_id=getattr(self, self.api.conn_id_field),
+                deferrable=True,
+                poll_interval=self.poll_interval,
+                max_poll_interval=self.max_poll_interval,
+                timeout=self.timeout,
+                log=self.log,
+            )
+            wait.defer(self, self.job_id, "execute_complete")
+        return self.job_id
 
     def poke(self, context: Context) -> bool:
-        job_id = self.job_id_value()
+        job_id = self.job_id
         try:
-            status = self.sync_status(job_id)
+            status = self.hook.get_job_status(job_id)
         except RateLimitedError as exc:
-            self.log.warning("%s %s: status check throttled (%s); poking again later", self.job_id_field, job_id, exc)
+            self.log.warning("%s %s: status check throttled (%s); poking again later", self.api.job_id_field, job_id, exc)
             return False
         except ReportProviderError as exc:
             raise fail_task(exc) from exc
-        self.log.info("%s %s is %s", self.job_id_field, job_id, status.raw_status)
+        self.log.info("%s %s is %s", self.api.job_id_field, job_id, status.raw_status)
         if status.state is ReportState.SUCCEEDED:
             return True
         if status.state.is_terminal:
-            self.check_event(
-                {
-                    "status": EVENT_STATUS_FOR_STATE[status.state].value,
-                    self.job_id_field: job_id,
-                    "message": f"{self.job_id_field} {job_id} is {status.raw_status}",
-                }
-            )
+            job_outcome(self.api.job_id_field, status_event(self.api.job_id_field, status), self.log)
         return False
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
@@ -70,7 +106,7 @@ class ReportJobSensorBase(ReportJobWaitMixin, BaseSensorOperator):
             if self.soft_fail:
                 raise AirflowSkipException(event.get("message", "sensor timed out"))
             raise AirflowSensorTimeout(event.get("message", "sensor timed out"))
-        return self.check_event(event)
+        return job_outcome(self.api.job_id_field, event, self.log)
 
 
 __all__ = ["EventStatus", "ReportJobSensorBase"]

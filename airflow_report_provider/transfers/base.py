@@ -6,6 +6,7 @@ atomic publication, length check, optional gzip, sha256, resume, progress lines.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from airflow_report_provider.common.exceptions import ReportValidationError
@@ -16,6 +17,8 @@ from airflow_report_provider.common.streaming import (
     ByteOpener,
     stream_to_object_storage,
 )
+from airflow_report_provider.operators.arguments import is_runtime_value
+from airflow_report_provider.operators.outcomes import fail_task
 
 TRANSFER_TEMPLATE_FIELDS = ("destination",)
 
@@ -37,10 +40,11 @@ def _destination_url(destination: Any) -> str:
 
 
 def check_destination_syntax(destination: Any) -> None:
-    """Parse-time check: no connection lookup, no filesystem (ObjectStoragePath would build one)."""
+    """Parse-time check of a literal destination: no connection lookup, no filesystem (ObjectStoragePath would
+    build one). Templates, XComArgs and ObjectStoragePaths are checked at execute time."""
     from airflow.sdk import ObjectStoragePath
 
-    if not isinstance(destination, ObjectStoragePath):
+    if not is_runtime_value(destination) and not isinstance(destination, ObjectStoragePath):
         _destination_url(destination)
 
 
@@ -49,6 +53,8 @@ def check_destination(destination: Any) -> Any:
     from airflow.sdk import ObjectStoragePath
 
     if isinstance(destination, ObjectStoragePath):
+        if str(destination).endswith("/"):
+            raise ReportValidationError("destination", "must name a file, not a directory", redact_url(str(destination)))
         return destination
     url = _destination_url(destination)
     try:
@@ -59,70 +65,61 @@ def check_destination(destination: Any) -> Any:
         ) from None
 
 
-class ObjectStorageTransferMixin:
-    """Parameters and the write step of a transfer operator."""
+def destination_for_run(destination: Any) -> Any:
+    """The rendered destination as an ObjectStoragePath, checked before any HTTP call (a bad one fails the task
+    without retries)."""
+    try:
+        return check_destination(destination)
+    except ReportValidationError as exc:
+        raise fail_task(exc) from exc
 
-    log: Any
 
-    def _init_transfer(
-        self,
-        *,
-        destination: Any,
-        compression: str | None,
-        chunk_size: int,
-        block_size: int | None,
-        max_download_attempts: int,
-        progress_interval: float,
-    ) -> None:
-        self.destination = destination
-        self.compression = compression
-        self.chunk_size = chunk_size
-        self.block_size = block_size
-        self.max_download_attempts = max_download_attempts
-        self.progress_interval = progress_interval
-        if compression is not None and compression not in COMPRESSIONS:
-            raise ReportValidationError("compression", f"must be one of {', '.join(COMPRESSIONS)} or None", compression)
-        if not (isinstance(destination, str) and ("{{" in destination or "{%" in destination)):
-            check_destination_syntax(destination)
+def given_job_id(task: Any, validate: Any) -> str | None:
+    """The existing job the transfer was told to download (``report_id`` / ``request_id``), checked; ``None`` when
+    it submits its own."""
+    value = getattr(task, task.api.job_id_field)
+    if value in (None, ""):
+        return None
+    try:
+        return validate(value)
+    except ReportValidationError as exc:
+        raise fail_task(exc) from exc
 
-    def check_transfer_params(self) -> Any:
-        """Validate the rendered destination before any HTTP call (a bad one fails the task without retries)."""
-        from airflow_report_provider.operators.base import fail_task
 
-        try:
-            return check_destination(self.destination)
-        except ReportValidationError as exc:
-            raise fail_task(exc) from exc
+def deliver(task: Any, context: Any, job_id: str, destination: Any) -> dict[str, Any]:
+    """Download the finished job into the destination; once written, a job the task submitted is consumed (a
+    cleared task submits afresh)."""
+    result = task.download(job_id, destination)
+    if getattr(task, task.api.job_id_field) in (None, ""):
+        task.ledger(context).consume()
+    return result
 
-    def download(self, job_id: str) -> dict[str, Any]:
-        """Stream the finished job's file into the destination; the XCom dict."""
-        raise NotImplementedError
 
-    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Resume after the trigger: download when the job is done, else fail with its status and code."""
-        self.check_transfer_params()
-        return self.download(self.check_event(event))  # type: ignore[attr-defined]
+@dataclass(frozen=True)
+class WriteOptions:
+    """How a transfer writes: optional gzip, read and write sizes, download attempts, progress lines."""
 
-    def write_report(self, opener: ByteOpener, description: str, **extra: Any) -> dict[str, Any]:
+    compression: str | None = None
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    block_size: int | None = None
+    max_download_attempts: int = 3
+    progress_interval: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.compression is not None and self.compression not in COMPRESSIONS:
+            raise ReportValidationError("compression", f"must be one of {', '.join(COMPRESSIONS)} or None", self.compression)
+
+    def write(self, opener: ByteOpener, destination: Any, log: Any, description: str, **extra: Any) -> dict[str, Any]:
         """Stream the opener's bytes to the destination; the XCom dict (uri, bytes, sha256, ...) plus ``extra``."""
         result = stream_to_object_storage(
             opener,
-            check_destination(self.destination),
+            destination,
             compression=self.compression,
             chunk_size=self.chunk_size,
             block_size=self.block_size,
             max_attempts=self.max_download_attempts,
             progress_interval=self.progress_interval,
-            log=self.log,
+            log=log,
             description=description,
         )
         return {**result.as_xcom(), **extra}
-
-
-DEFAULT_TRANSFER_KWARGS: dict[str, Any] = {
-    "compression": None,
-    "chunk_size": DEFAULT_CHUNK_SIZE,
-    "block_size": None,
-    "max_download_attempts": 3,
-    "progress_interval": 5.0,
-}

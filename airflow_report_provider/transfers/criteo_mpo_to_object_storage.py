@@ -5,32 +5,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
 from airflow_report_provider.apis.criteo_mpo import validate_report_id
 from airflow_report_provider.common.exceptions import ReportProviderError, ReportValidationError
 from airflow_report_provider.common.states import ReportState
 from airflow_report_provider.common.streaming import DEFAULT_CHUNK_SIZE
-from airflow_report_provider.operators.base import default_deferrable, fail_task, is_templated
-from airflow_report_provider.operators.criteo_mpo import CRITEO_REPORT_FIELDS, CriteoMpoReportMixin
-from airflow_report_provider.transfers.base import ObjectStorageTransferMixin
+from airflow_report_provider.operators.arguments import is_runtime_value
+from airflow_report_provider.operators.criteo_mpo import CRITEO_REPORT_FIELDS, CriteoMpoReportOperatorBase
+from airflow_report_provider.operators.outcomes import fail_task
+from airflow_report_provider.transfers.base import (
+    WriteOptions,
+    check_destination_syntax,
+    deliver,
+    destination_for_run,
+    given_job_id,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class CriteoMpoReportToObjectStorageOperator(CriteoMpoReportMixin, ObjectStorageTransferMixin, BaseOperator):
+class CriteoMpoReportToObjectStorageOperator(CriteoMpoReportOperatorBase):
     """Submit a Criteo MPO export (or take ``report_id``), wait until Done, stream its bytes to ``destination``.
 
     The wait defers to :class:`CriteoMpoReportTrigger` when ``deferrable`` (no worker slot held). The bytes
     are streamed in bounded chunks and published atomically: the destination holds the whole file or nothing.
-    Returns ``{"uri", "bytes", "sha256", "report_id", ...}``.
+    Returns ``{"uri", "bytes", "sha256", "report_id", ...}``. Every report argument, ``report_id`` and
+    ``destination`` accept a literal, a Jinja template or an XComArg / TaskFlow output.
 
     Report parameters are those of :class:`CriteoMpoCreateReportOperator`; in addition:
 
     :param destination: object-storage URL or ObjectStoragePath (templated), e.g.
         ``s3://aws_default@bucket/mpo/{{ ds }}/report.csv`` or ``file:///data/mpo.csv``.
-    :param report_id: download this existing export instead of submitting one.
+    :param report_id: download this existing export instead of submitting one (e.g. ``create.output``).
     :param compression: ``"gzip"`` to compress while streaming (name the destination ``.gz`` yourself).
     :param chunk_size: read size of the HTTP body, bytes.
     :param block_size: write block (multipart part) size of the object store, bytes.
@@ -44,24 +50,7 @@ class CriteoMpoReportToObjectStorageOperator(CriteoMpoReportMixin, ObjectStorage
         self,
         *,
         destination: Any,
-        advertiser_ids: Any = None,
-        report_id: str | None = None,
-        campaign_ids: Any = None,
-        seller_ids: Any = None,
-        dimensions: Any = None,
-        metrics: Any = None,
-        file_format: str = "csv",
-        lookback_window: Any = None,
-        report_start: Any = None,
-        report_end: Any = None,
-        timezone: str | None = None,
-        currency: str | None = None,
-        criteo_mpo_conn_id: str = "criteo_mpo_default",
-        deferrable: bool = default_deferrable(),
-        poll_interval: float | None = None,
-        max_poll_interval: float | None = None,
-        timeout: Any = None,
-        data_latency: Any = None,
+        report_id: Any = None,
         compression: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         block_size: int | None = None,
@@ -70,66 +59,46 @@ class CriteoMpoReportToObjectStorageOperator(CriteoMpoReportMixin, ObjectStorage
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.destination = destination
         self.report_id = report_id
-        self._init_transfer(
-            destination=destination,
-            compression=compression,
-            chunk_size=chunk_size,
-            block_size=block_size,
-            max_download_attempts=max_download_attempts,
-            progress_interval=progress_interval,
-        )
-        if report_id is None and advertiser_ids is None:
+        self.write_options = WriteOptions(compression, chunk_size, block_size, max_download_attempts, progress_interval)
+        check_destination_syntax(destination)
+        if report_id is not None:
+            if not is_runtime_value(report_id):
+                validate_report_id(report_id)
+        elif self.advertiser_ids is None:
             raise ReportValidationError("advertiser_ids", "is required unless report_id names an existing export")
-        if report_id is not None and not is_templated(report_id):
-            validate_report_id(report_id)
-        self._init_report_params(
-            advertiser_ids=advertiser_ids,
-            campaign_ids=campaign_ids,
-            seller_ids=seller_ids,
-            dimensions=dimensions,
-            metrics=metrics,
-            file_format=file_format,
-            lookback_window=lookback_window,
-            report_start=report_start,
-            report_end=report_end,
-            timezone=timezone,
-            currency=currency,
-            criteo_mpo_conn_id=criteo_mpo_conn_id,
-            deferrable=deferrable,
-            poll_interval=poll_interval,
-            max_poll_interval=max_poll_interval,
-            timeout=timeout,
-            data_latency=data_latency,
-            check_static=report_id is None,
-        )
+        else:
+            self.check_literal_arguments()
 
     def execute(self, context: Context) -> dict[str, Any]:
-        self.check_transfer_params()
-        if self.report_id:
-            try:
-                report_id = validate_report_id(self.report_id)
-            except ReportValidationError as exc:
-                raise fail_task(exc) from exc
-            return self.download(self.wait_until_done(report_id, "execute_complete"))
+        destination = destination_for_run(self.destination)
+        report_id = given_job_id(self, validate_report_id)
+        if report_id is not None:
+            return deliver(self, context, self.job_wait().until_done(self, self.hook, report_id, "execute_complete"), destination)
         report, window = self.build_report(context)
         self.wait_until_settled(window, "execute_after_settled")
-        return self._submit_then_download(context)
+        return self.submit_and_deliver(context, report, destination)
 
     def execute_after_settled(self, context: Context, event: Any = None) -> dict[str, Any]:
-        return self._submit_then_download(context)
-
-    def _submit_then_download(self, context: Context) -> dict[str, Any]:
         report, _ = self.build_report(context)
+        return self.submit_and_deliver(context, report, destination_for_run(self.destination))
+
+    def submit_and_deliver(self, context: Context, report: Any, destination: Any) -> dict[str, Any]:
         status = self.submit(context, report)
         if status.state is ReportState.SUCCEEDED:
             self.log.info("Export %s is already Done (cached identical request)", status.job_id)
-            return self.download(status.job_id)
-        return self.download(self.wait_until_done(status.job_id, "execute_complete"))
+        return deliver(self, context, self.wait_until_done(status, "execute_complete"), destination)
 
-    def download(self, report_id: str) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger: download when the export is Done, else fail with its status and code."""
+        destination = destination_for_run(self.destination)
+        return deliver(self, context, self.job_done(event), destination)
+
+    def download(self, report_id: str, destination: Any) -> dict[str, Any]:
         """Stream the export into the destination; the XCom dict."""
         try:
-            return self.write_report(self.hook.open_download(report_id, self.chunk_size), f"Criteo export {report_id}", report_id=report_id)
+            opener = self.hook.open_download(report_id, self.write_options.chunk_size)
+            return self.write_options.write(opener, destination, self.log, f"Criteo export {report_id}", report_id=report_id)
         except ReportProviderError as exc:
             raise fail_task(exc) from exc

@@ -7,33 +7,38 @@ import tempfile
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
 from airflow_report_provider.apis.walmart import validate_request_id
 from airflow_report_provider.common.archives import inspect_report_file, open_report_member
-from airflow_report_provider.common.exceptions import ReportProviderError, ReportValidationError
-from airflow_report_provider.common.states import ReportState
+from airflow_report_provider.common.exceptions import ReportProviderError
 from airflow_report_provider.common.streaming import DEFAULT_CHUNK_SIZE, file_opener, stream_to_local_file
-from airflow_report_provider.operators.base import default_deferrable, fail_task, is_templated
-from airflow_report_provider.operators.walmart import WALMART_REPORT_FIELDS, WalmartReportMixin
-from airflow_report_provider.transfers.base import ObjectStorageTransferMixin
+from airflow_report_provider.operators.arguments import is_runtime_value
+from airflow_report_provider.operators.outcomes import fail_task
+from airflow_report_provider.operators.walmart import WALMART_REPORT_FIELDS, WalmartReportOperatorBase
+from airflow_report_provider.transfers.base import (
+    WriteOptions,
+    check_destination_syntax,
+    deliver,
+    destination_for_run,
+    given_job_id,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class WalmartReportToObjectStorageOperator(WalmartReportMixin, ObjectStorageTransferMixin, BaseOperator):
+class WalmartReportToObjectStorageOperator(WalmartReportOperatorBase):
     """Request a Walmart report (or take ``request_id``), wait until READY, stream the file to ``destination``.
 
     The wait defers to :class:`WalmartReportTrigger` when ``deferrable``. The download URL is asked for right
     before downloading and again if it expired. By default the CSV inside the ZIP / gzip download is written
     (detected by magic bytes; the download is spooled to a local temporary file, memory stays bounded);
     ``unpack=False`` keeps the file as served. Returns ``{"uri", "bytes", "sha256", "request_id", "format", ...}``.
+    Every report argument, ``request_id`` and ``destination`` accept a literal, a Jinja template or an XComArg.
 
     Report parameters are those of :class:`WalmartCreateReportRequestOperator`; in addition:
 
     :param destination: object-storage URL or ObjectStoragePath (templated).
-    :param request_id: download this existing request instead of creating one.
+    :param request_id: download this existing request instead of creating one (e.g. ``create.output``).
     :param unpack: write the CSV inside a zip / gzip download (default) instead of the file as served.
     :param strip_bom: drop a UTF-8 byte-order mark at the start of the CSV (default keeps the bytes exact).
     :param compression: ``"gzip"`` to compress while streaming.
@@ -49,18 +54,7 @@ class WalmartReportToObjectStorageOperator(WalmartReportMixin, ObjectStorageTran
         self,
         *,
         destination: Any,
-        report_type: str | None = None,
-        report_version: str | None = None,
-        request_body: Any = None,
-        request_id: str | None = None,
-        walmart_conn_id: str = "walmart_marketplace_default",
-        reuse_existing: bool = True,
-        max_quota_wait: float | None = None,
-        use_data_interval: bool = True,
-        deferrable: bool = default_deferrable(),
-        poll_interval: float | None = None,
-        max_poll_interval: float | None = None,
-        timeout: Any = None,
+        request_id: Any = None,
         unpack: bool = True,
         strip_bom: bool = False,
         compression: str | None = None,
@@ -71,70 +65,57 @@ class WalmartReportToObjectStorageOperator(WalmartReportMixin, ObjectStorageTran
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if request_id is not None and not is_templated(request_id):
-            validate_request_id(request_id)
+        self.destination = destination
         self.request_id = request_id
         self.unpack = unpack
         self.strip_bom = strip_bom
-        self._init_transfer(
-            destination=destination,
-            compression=compression,
-            chunk_size=chunk_size,
-            block_size=block_size,
-            max_download_attempts=max_download_attempts,
-            progress_interval=progress_interval,
-        )
-        self._init_report_params(
-            report_type=report_type,
-            report_version=report_version,
-            request_body=request_body,
-            walmart_conn_id=walmart_conn_id,
-            reuse_existing=reuse_existing,
-            max_quota_wait=max_quota_wait,
-            use_data_interval=use_data_interval,
-            deferrable=deferrable,
-            poll_interval=poll_interval,
-            max_poll_interval=max_poll_interval,
-            timeout=timeout,
-            check_static=request_id is None,
-        )
+        self.write_options = WriteOptions(compression, chunk_size, block_size, max_download_attempts, progress_interval)
+        check_destination_syntax(destination)
+        if request_id is not None:
+            if not is_runtime_value(request_id):
+                validate_request_id(request_id)
+        else:
+            self.check_literal_arguments()
 
     def execute(self, context: Context) -> dict[str, Any]:
-        self.check_transfer_params()
-        if self.request_id:
-            try:
-                request_id = validate_request_id(self.request_id)
-            except ReportValidationError as exc:
-                raise fail_task(exc) from exc
-            return self.download(self.wait_until_done(request_id, "execute_complete"))
+        destination = destination_for_run(self.destination)
+        request_id = given_job_id(self, validate_request_id)
+        if request_id is not None:
+            return deliver(self, context, self.job_wait().until_done(self, self.hook, request_id, "execute_complete"), destination)
         status = self.submit(context, self.build_report(context))
-        if status.state is ReportState.SUCCEEDED:
-            return self.download(status.job_id)
-        return self.download(self.wait_until_done(status.job_id, "execute_complete"))
+        return deliver(self, context, self.wait_until_done(status, "execute_complete"), destination)
 
-    def download(self, request_id: str) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger: download when the report is READY, else fail with its status."""
+        destination = destination_for_run(self.destination)
+        return deliver(self, context, self.job_done(event), destination)
+
+    def download(self, request_id: str, destination: Any) -> dict[str, Any]:
         """Stream the report (or the CSV inside it) into the destination; the XCom dict."""
         description = f"Walmart report {request_id}"
+        options = self.write_options
         try:
-            opener = self.hook.open_download(request_id, self.chunk_size)
+            opener = self.hook.open_download(request_id, options.chunk_size)
             if not self.unpack:
-                return self.write_report(opener, description, request_id=request_id)
+                return options.write(opener, destination, self.log, description, request_id=request_id)
             with tempfile.TemporaryDirectory(prefix="walmart-report-") as spool_dir:
                 spool = os.path.join(spool_dir, "download")
                 stream_to_local_file(
                     opener,
                     spool,
-                    chunk_size=self.chunk_size,
-                    max_attempts=self.max_download_attempts,
-                    progress_interval=self.progress_interval,
+                    chunk_size=options.chunk_size,
+                    max_attempts=options.max_download_attempts,
+                    progress_interval=options.progress_interval,
                     log=self.log,
                     description=f"{description} (download)",
                 )
                 found = inspect_report_file(spool)
                 self.log.info("Downloaded a %s file; writing %s", found.format, found.member)
                 with open_report_member(spool, strip_bom=self.strip_bom) as member:
-                    return self.write_report(
-                        file_opener(member, self.chunk_size),
+                    return options.write(
+                        file_opener(member, options.chunk_size),
+                        destination,
+                        self.log,
                         description,
                         request_id=request_id,
                         format=found.format,

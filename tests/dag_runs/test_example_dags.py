@@ -96,6 +96,8 @@ def test_example_dags_import_cleanly(example_dags):
     for dag_id in EXAMPLE_DAG_IDS - {"criteo_mpo_hourly_summary"}:
         (task,) = example_dags[dag_id].tasks
         assert task.deferrable is True, dag_id
+    for dag_id in COMPOSED_DAG_IDS:
+        assert isinstance(example_dags[dag_id].timetable, CronDataIntervalTimetable), dag_id
 
 
 def test_consumer_is_scheduled_on_the_asset_the_transfer_writes(example_dags):
@@ -222,3 +224,48 @@ def test_walmart_item_performance_writes_the_day_window(example_dags, fast_sim, 
     path = f"walmart/item_performance/dt={day:%Y-%m-%d}/item_performance.csv"
     assert files_under(reports) == [path]
     assert (reports / path).read_bytes() == fast_sim.walmart_report_csv(request.request_id)
+
+
+# -- the composed examples: TaskFlow chain, advertiser fan-out, mapped Walmart report types ---------------------------
+COMPOSED_DAG_IDS = {"criteo_mpo_taskflow_chain", "criteo_mpo_advertiser_fanout", "walmart_report_types"}
+
+
+def test_composed_examples_import_with_their_dependencies(example_dags):
+    assert COMPOSED_DAG_IDS <= set(example_dags)
+    chain = example_dags["criteo_mpo_taskflow_chain"]
+    assert chain.get_task("create_export").upstream_task_ids == {"active_advertisers", "morning_window"}
+    assert chain.get_task("land_export").upstream_task_ids == {"create_export", "wait_for_export"}
+    assert example_dags["criteo_mpo_advertiser_fanout"].get_task("export_advertisers").upstream_task_ids == {"advertiser_groups"}
+
+
+def test_taskflow_chain_example_lands_the_created_export(example_dags, fast_sim, reports, airflow_db):
+    run = example_dags["criteo_mpo_taskflow_chain"].test(logical_date=datetime(2026, 11, 23, 6, tzinfo=timezone.utc))
+    assert set(task_states(run).values()) == {"success"}
+    job = only_criteo_job(fast_sim)
+    assert job.attributes["advertiserIds"] == ["123", "456"]
+    assert job.window == (datetime(2026, 11, 23, 0, tzinfo=timezone.utc), datetime(2026, 11, 23, 6, tzinfo=timezone.utc))
+    assert files_under(reports) == ["criteo_mpo_chain/dt=2026-11-23/report.csv"]
+    assert (reports / "criteo_mpo_chain/dt=2026-11-23/report.csv").read_bytes() == fast_sim.criteo_report_bytes(job.export_id)
+
+
+def test_advertiser_fanout_example_lands_one_export_per_group(example_dags, fast_sim, reports, airflow_db):
+    run = example_dags["criteo_mpo_advertiser_fanout"].test(logical_date=HOUR_RUN)
+    assert set(task_states(run).values()) == {"success"}
+    assert fast_sim.stats.calls["criteo.create"] == 3
+    by_advertiser = {job.attributes["advertiserIds"][0]: job for job in fast_sim.criteo_jobs.values()}
+    assert sorted(by_advertiser) == ["123", "456", "789"]
+    for advertiser, job in by_advertiser.items():
+        path = f"criteo_mpo_fanout/advertiser={advertiser}/dt=2026-11-23/hour=04/report.csv"
+        assert (reports / path).read_bytes() == fast_sim.criteo_report_bytes(job.export_id)
+    assert len(files_under(reports)) == 3
+
+
+def test_walmart_report_types_example_lands_one_report_per_type(example_dags, fast_sim, reports, airflow_db):
+    run = example_dags["walmart_report_types"].test(logical_date=datetime(2026, 11, 23, 5, tzinfo=timezone.utc))
+    assert set(task_states(run).values()) == {"success"}
+    by_type = {request.report_type: request for request in fast_sim.walmart_requests.values()}
+    assert sorted(by_type) == ["INVENTORY", "RETURN_OVERRIDES"]
+    for report_type, request in by_type.items():
+        path = f"walmart/{report_type.lower()}/dt=2026-11-23/report.csv"
+        assert (reports / path).read_bytes() == fast_sim.walmart_report_csv(request.request_id)
+    assert len(files_under(reports)) == 2

@@ -231,6 +231,11 @@ WALMART_NATIVE_OVERRIDES = {
 }
 
 
+#: Rules that depend on the clock: never checked at DAG parse (a DAG with fixed dates would become an import error
+#: some day), only at execute time.
+CLOCK_RULES = frozenset({"start_in_the_future", "start_over_two_years_ago"})
+
+
 #: "<dag_id>.<task_id>" -> the exception that failed the task (dag.test runs tasks in this process).
 BAD_INPUT_FAILURES: dict[str, BaseException | None] = {}
 

@@ -16,8 +16,7 @@ import pytest
 
 from airflow_report_provider.hooks.criteo_mpo import CriteoMpoHook
 from airflow_report_provider.hooks.walmart import WalmartMarketplaceHook
-from airflow_report_provider.operators.criteo_mpo import CriteoMpoReportMixin
-from airflow_report_provider.operators.walmart import WalmartReportMixin
+from airflow_report_provider.operators.waiting import JobWait
 from airflow_report_provider.transfers.criteo_mpo_to_object_storage import CriteoMpoReportToObjectStorageOperator
 from airflow_report_provider.triggers.criteo_mpo import CriteoMpoReportTrigger
 from airflow_report_provider.triggers.walmart import WalmartReportTrigger
@@ -31,7 +30,6 @@ DAGS = {
     "walmart": {"deferrable": dags.rel_walmart_deferrable, "blocking": dags.rel_walmart_blocking},
 }
 TRIGGERS = {"criteo": CriteoMpoReportTrigger, "walmart": WalmartReportTrigger}
-MIXINS = {"criteo": CriteoMpoReportMixin, "walmart": WalmartReportMixin}
 #: The endpoint that serves the report bytes.
 DOWNLOAD = {"criteo": "criteo.download", "walmart": "walmart.blob"}
 
@@ -87,7 +85,7 @@ def on_first_call(monkeypatch: pytest.MonkeyPatch, owner: type, name: str, befor
 
 def poller(api: str, mode: str) -> tuple[type, str]:
     """Where the status polls happen: the trigger (deferrable) or the operator's blocking wait."""
-    return (TRIGGERS[api], "fetch_status") if mode == "deferrable" else (MIXINS[api], "sync_status")
+    return (TRIGGERS[api], "fetch_status") if mode == "deferrable" else (JobWait, "poll_once")
 
 
 # -- token expiry --------------------------------------------------------------------------------------------------
@@ -259,9 +257,9 @@ def test_failed_or_expired_job_fails_the_task_naming_the_job_and_the_apis_words(
 def test_criteo_export_expiring_before_its_download_fails_clearly(sim, airflow_db, tmp_path, monkeypatch, logs):
     original = CriteoMpoReportToObjectStorageOperator.download
 
-    def download_later(self: Any, report_id: str) -> Any:
+    def download_later(self: Any, report_id: str, destination: Any) -> Any:
         sim.advance_clock(sim.config.criteo_export_ttl_seconds + 60)  # the export's output is deleted meanwhile
-        return original(self, report_id)
+        return original(self, report_id, destination)
 
     monkeypatch.setattr(CriteoMpoReportToObjectStorageOperator, "download", download_later)
     dag_run = run(dags.rel_criteo_deferrable, destination=f"file://{tmp_path}/report.csv")

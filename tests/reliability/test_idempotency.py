@@ -14,7 +14,7 @@ import pytest
 
 from airflow_report_provider.hooks.criteo_mpo import CriteoMpoHook
 from airflow_report_provider.hooks.walmart import WalmartMarketplaceHook
-from airflow_report_provider.operators.base import ReportJobWaitMixin
+from airflow_report_provider.operators.job_ledger import JobLedger
 from airflow_report_provider.transfers.criteo_mpo_to_object_storage import CriteoMpoReportToObjectStorageOperator
 from tests.dags import reliability_dags as dags
 from tests.reliability.conftest import run, task_facts
@@ -45,7 +45,7 @@ def die_once_after(monkeypatch: pytest.MonkeyPatch, owner: type, name: str) -> l
 
 
 def test_criteo_retry_after_failed_download_reattaches_through_the_state_store(sim, airflow_db, tmp_path, mocker):
-    remembered = mocker.spy(ReportJobWaitMixin, "remembered_job")
+    remembered = mocker.spy(JobLedger, "recall")
     sim.inject_fault("criteo.download", **CUT_EVERY_OPEN)
     target = tmp_path / "report.csv"
     dag_run = run(dags.rel_criteo_retry_lookback, destination=f"file://{target}")
@@ -64,11 +64,11 @@ def test_criteo_retry_that_cannot_check_its_export_fails_again_instead_of_creati
     simulator_connections(sim, monkeypatch, max_retries=1)  # two attempts per call
     original = CriteoMpoReportToObjectStorageOperator.download
 
-    def download_then_status_breaks(self: Any, report_id: str) -> Any:
+    def download_then_status_breaks(self: Any, report_id: str, destination: Any) -> Any:
         if not sim.stats.calls["criteo.download"]:
             sim.inject_fault("criteo.status", status=503, times=2)  # the next status check (try 2) fails
             sim.inject_fault("criteo.download", **CUT_EVERY_OPEN)  # this try fails
-        return original(self, report_id)
+        return original(self, report_id, destination)
 
     monkeypatch.setattr(CriteoMpoReportToObjectStorageOperator, "download", download_then_status_breaks)
     target = tmp_path / "report.csv"
@@ -79,7 +79,7 @@ def test_criteo_retry_that_cannot_check_its_export_fails_again_instead_of_creati
 
 
 def test_criteo_worker_dying_after_the_job_was_stored_reattaches(sim, airflow_db, tmp_path, monkeypatch):
-    die_once_after(monkeypatch, ReportJobWaitMixin, "remember_job")
+    die_once_after(monkeypatch, JobLedger, "record")
     target = tmp_path / "report.csv"
     dag_run = run(dags.rel_criteo_retry_lookback, destination=f"file://{target}")
     assert task_facts(dag_run)["transfer"] == ("success", 2)
@@ -109,7 +109,7 @@ def test_criteo_create_operator_retry_reattaches(sim, airflow_db):
 
 
 def test_walmart_retry_after_failed_download_reattaches_through_the_state_store(sim, airflow_db, tmp_path, mocker):
-    remembered = mocker.spy(ReportJobWaitMixin, "remembered_job")
+    remembered = mocker.spy(JobLedger, "recall")
     sim.inject_fault("walmart.blob", **CUT_EVERY_OPEN)
     target = tmp_path / "report.csv"
     dag_run = run(dags.rel_walmart_retry_state_store, destination=f"file://{target}")

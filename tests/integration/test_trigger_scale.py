@@ -6,7 +6,10 @@ that it runs ``SCALE`` times faster than the wall clock. The simulator enforces 
 ``max_calls_per_minute`` is 38 calls per simulated minute, expressed in real time (``38 * SCALE``). Polling is
 scaled the same way. 100 triggers polling at once ask for far more than one window allows, so without the
 shared limiter the simulator would answer 429; with it: no 429, one token, every Done seen, and the event loop
-never blocked (asyncio debug mode reports slow callbacks; a ticker measures the loop's lag).
+never blocked: no blocking ``time.sleep`` on the loop's thread, and no callback or loop stall anywhere near a
+second (asyncio debug mode reports slow callbacks; a ticker records the loop's lag). These are outcomes and loose
+bounds that only a real regression (a blocking wait or blocking I/O in the loop) crosses; the loop's actual lag
+on a given machine is a figure for ``benchmarks/bench_triggers.py``, not an assertion.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ SCALE = 20.0  # simulated seconds per real second
 LIMIT = 40  # simulator: calls per simulated minute per credential (Criteo's documented reporting limit)
 CLIENT_LIMIT = 38  # connection: calls per simulated minute, slightly under the limit
 JOB_SECONDS = 60.0  # simulated: jobs are Done 3 real seconds after creation
-MAX_LAG = 0.5  # seconds: a bound for "never blocks", not a speed target
+MAX_LAG = 2.0  # seconds: a blocking wait or sync I/O in the loop crosses it; a busy shared machine does not
 
 
 class TimeWarp:
@@ -91,6 +94,7 @@ class LoopWatch:
         self.period = period
         self.lags: list[float] = []
         self.slow: list[str] = []
+        self.blocking_sleeps = 0  # time.sleep calls made on the loop's own thread
         self._task: asyncio.Task[None] | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -113,9 +117,19 @@ class LoopWatch:
         self._handler = _CallbackHandler(self.emit)
         logging.getLogger("asyncio").addHandler(self._handler)
         self._task = asyncio.create_task(self._tick())
+        loop_thread, real_sleep = threading.get_ident(), time.sleep
+
+        def observed_sleep(seconds: float) -> None:
+            if threading.get_ident() == loop_thread:
+                self.blocking_sleeps += 1
+            real_sleep(seconds)
+
+        self._real_sleep = real_sleep
+        time.sleep = observed_sleep  # observe only: every call still sleeps
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        time.sleep = self._real_sleep
         assert self._task is not None
         self._task.cancel()
         try:
@@ -163,6 +177,7 @@ async def run_at_scale(sim: Any, api: str, status_endpoint: str, triggers: list[
     assert sum(windows.values()) > 2 * LIMIT
     # ... and no simulated minute got more than the limit.
     assert max(windows.values()) <= LIMIT
+    assert watch.blocking_sleeps == 0
     assert not watch.slow, watch.slow[:3]
     assert watch.lags and max(watch.lags) < MAX_LAG
     assert SESSIONS.open_count() == 0
@@ -232,5 +247,6 @@ async def test_triggers_on_many_credentials_fetch_one_token_per_credential(monke
         assert [e["status"] for e in events] == ["success"] * TRIGGERS
         assert sim.stats.tokens_issued["criteo"] == len(credentials)
         assert {r.path.rsplit("/", 1)[-1] for r in sim.stats.records("criteo.status")} == {rid for rid, _ in report_ids}
+        assert watch.blocking_sleeps == 0
         assert not watch.slow, watch.slow[:3]
         assert watch.lags and max(watch.lags) < MAX_LAG

@@ -117,7 +117,8 @@ def test_delay_fault(sim):
     sim.inject_fault("criteo.token", delay=0.3)
     start = time.monotonic()
     criteo_token(sim)
-    assert time.monotonic() - start >= 0.3
+    # A lower bound with slack for timer rounding: the delay was applied (without it the call takes milliseconds).
+    assert time.monotonic() - start >= 0.25
 
 
 def test_unknown_endpoint_name_is_refused(sim):

@@ -27,6 +27,8 @@ demo: $(STAMP)
 
 ## Streaming and trigger-scale benchmarks (figures and ratios against baselines measured in the same run).
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet apache-airflow-providers-dbt-cloud -c constraints.txt  # the import-cost yardstick
+	cd benchmarks && ../$(BIN)/python bench_imports.py
 	$(BIN)/python benchmarks/bench_transfer.py
 	$(BIN)/python benchmarks/bench_triggers.py
 

@@ -141,3 +141,46 @@ def test_deferred_transfer_holds_no_task_process(airflow_deployment: AirflowDepl
         params={"deserialize": "true", "stringify": "false"},
     )["value"]
     assert xcom["report_id"] == report_id and xcom["bytes"] == target.stat().st_size
+
+
+def run_to_the_end(airflow: AirflowDeployment, run_id: str, timeout: float) -> str:
+    """Wait until the transfer of ``run_id`` is finished; its final state."""
+    path = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{TASK_ID}"
+
+    def finished() -> str | None:
+        airflow.check_alive()
+        state = airflow.api("GET", path)["state"]
+        return state if state in ("success", "failed", "upstream_failed", "skipped", "removed") else None
+
+    return wait_for(f"{TASK_ID} of {run_id} to finish", finished, timeout=timeout, interval=1.0)
+
+
+@pytest.mark.deployment
+@pytest.mark.timeout(300)
+def test_a_cleared_successful_transfer_submits_a_new_export(airflow_deployment: AirflowDeployment, deployment_sim: Any, tmp_path: Path) -> None:
+    """The task succeeds, then is cleared through the REST API (the UI's "Clear"): the rerun submits a new export
+    and lands it, instead of reattaching to the delivered one from the task state store."""
+    airflow, sim = airflow_deployment, deployment_sim
+    target = tmp_path / "out" / "mpo-report.csv"
+    wait_for(f"the dag-processor to parse {DAG_ID}", lambda: any(d["dag_id"] == DAG_ID for d in airflow.api("GET", "/api/v2/dags")["dags"]), timeout=60)
+    airflow.api("PATCH", f"/api/v2/dags/{DAG_ID}", json={"is_paused": False})
+    run_id = airflow.api(
+        "POST", f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": {"destination": f"file://{target}"}}
+    )["dag_run_id"]
+    assert run_to_the_end(airflow, run_id, timeout=120) == "success"
+    (first_id,) = sim.criteo_jobs.keys()
+    assert target.read_bytes() == sim.criteo_report_bytes(first_id)
+
+    sim.advance_clock(600)  # ten minutes later: the lookback covers another span
+    cleared = airflow.api(
+        "POST",
+        f"/api/v2/dags/{DAG_ID}/clearTaskInstances",
+        json={"dry_run": False, "dag_run_id": run_id, "task_ids": [TASK_ID], "only_failed": False},
+    )
+    assert [ti["task_id"] for ti in cleared["task_instances"]] == [TASK_ID]
+    wait_for("the cleared task to leave success", lambda: airflow.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{TASK_ID}")["state"] != "success", timeout=30)
+    assert run_to_the_end(airflow, run_id, timeout=120) == "success"
+
+    assert len(sim.criteo_jobs) == 2 and sim.stats.calls["criteo.create"] >= 2
+    (second_id,) = set(sim.criteo_jobs) - {first_id}
+    assert target.read_bytes() == sim.criteo_report_bytes(second_id)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import conf
 
+from airflow_report_provider.common import metrics
 from airflow_report_provider.common.exceptions import (
     RateLimitedError,
     ReportExpiredError,
@@ -218,7 +219,7 @@ class ReportJobWaitMixin:
     def wait_blocking(self, job_id: str) -> dict[str, Any]:
         """Poll from the worker until the job is terminal; return the same payload a trigger event carries."""
         wait = self.wait_timeout_seconds()
-        deadline = time.time() + wait
+        deadline, started = time.time() + wait, time.monotonic()
 
         def log_poll(status: ReportStatus) -> None:
             self.log.info("%s %s is %s", self.job_id_field, job_id, status.raw_status)
@@ -233,6 +234,7 @@ class ReportJobWaitMixin:
                 self.job_id_field: job_id,
             }
         message = f"{self.job_id_field} {job_id} is {status.raw_status}" + (f": {status.message}" if status.message else "")
+        metrics.job_waited(self.hook.protocol.api_name, EVENT_STATUS_FOR_STATE[status.state].value, time.monotonic() - started)
         return {
             "status": EVENT_STATUS_FOR_STATE[status.state].value,
             "message": message,

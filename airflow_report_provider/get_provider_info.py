@@ -81,7 +81,12 @@ def get_provider_info() -> dict[str, Any]:
                     "market": {
                         "label": "Market (WM_MARKET)",
                         "description": "us, ca, mx or cl; leave empty for the US marketplace",
-                        "schema": {"type": ["string", "null"], "enum": [None, "us", "ca", "mx", "cl"]},
+                        "schema": {
+                            "type": ["string", "null"],
+                            "enum": [None, "us", "ca", "mx", "cl"],
+                            # The UI labels each choice through values_display; the empty one is keyed "null".
+                            "values_display": {"null": "US (default)", "us": "US", "ca": "Canada", "mx": "Mexico", "cl": "Chile"},
+                        },
                     },
                     **_COMMON_FIELDS,
                 },

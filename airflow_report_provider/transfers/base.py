@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_report_provider.common import lineage
 from airflow_report_provider.common.exceptions import ReportValidationError
 from airflow_report_provider.common.redaction import redact_url
 from airflow_report_provider.common.streaming import (
@@ -116,7 +117,7 @@ class ObjectStorageTransferMixin:
             log=self.log,
             description=description,
         )
-        return {**result.as_xcom(), **extra}
+        return lineage.remember(self, {**result.as_xcom(), **extra})  # kept on self for OpenLineage
 
 
 DEFAULT_TRANSFER_KWARGS: dict[str, Any] = {

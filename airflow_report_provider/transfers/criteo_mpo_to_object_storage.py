@@ -133,3 +133,9 @@ class CriteoMpoReportToObjectStorageOperator(CriteoMpoReportMixin, ObjectStorage
             return self.write_report(self.hook.open_download(report_id, self.chunk_size), f"Criteo export {report_id}", report_id=report_id)
         except ReportProviderError as exc:
             raise fail_task(exc) from exc
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the export (API host, advertisers, window) in, the written file out."""
+        from airflow_report_provider.common.lineage import criteo_transfer_lineage
+
+        return criteo_transfer_lineage(self, task_instance)

@@ -202,3 +202,37 @@ def walmart_transfer_lineage(operator: Any, task_instance: Any) -> Any:
         result.get("request_id") or getattr(operator, "request_id", None),
     )
     return build_lineage(state.get("api_url", ""), name, result)
+
+
+# --------------------------------------------------------------------------------------------- hook level
+
+#: Asset URI schemes of the reports hooks read: ``<api>+<the API's own scheme>``, e.g.
+#: ``criteo-mpo+https://api.criteo.com/marketplace-performance-outcomes/exports/<id>``. The provider registers
+#: :func:`asset_to_openlineage` for them, so OpenLineage names the input as the operators do.
+API_ASSET_SCHEMES = {"criteo_mpo": "criteo-mpo", "walmart": "walmart-reports"}
+ASSET_SCHEMES = [f"{api}+{http}" for api in API_ASSET_SCHEMES.values() for http in ("https", "http")]
+
+
+def report_asset_uri(api: str, api_url: str, name: str) -> str:
+    """The asset URI of a report at an API (no user, password or query: only scheme, host and the name)."""
+    parts = urlsplit(public_url(api_url))
+    return f"{API_ASSET_SCHEMES[api]}+{parts.scheme}://{parts.netloc}/{name}"
+
+
+def asset_to_openlineage(asset: Any, lineage_context: Any = None) -> Any:
+    """OpenLineage dataset of a report asset: namespace ``https://host``, name the report's name."""
+    from airflow.providers.common.compat.openlineage.facet import Dataset
+
+    parts = urlsplit(asset.uri)
+    return Dataset(namespace=f"{parts.scheme.rpartition('+')[2]}://{parts.netloc}", name=parts.path.lstrip("/"))
+
+
+def record_hook_input(hook: Any, name: str) -> None:
+    """Tell Airflow's hook lineage collector that ``hook`` reads the report ``name`` (best effort)."""
+    try:
+        from airflow.sdk.lineage import get_hook_lineage_collector
+
+        protocol = hook.protocol
+        get_hook_lineage_collector().add_input_asset(context=hook, uri=report_asset_uri(protocol.api_name, protocol.host, name))
+    except Exception:
+        log.debug("could not record hook lineage", exc_info=True)

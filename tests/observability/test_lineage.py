@@ -28,6 +28,10 @@ from tests.support.airflow_env import task_states
 criteo_target, walmart_target = sys.argv[1], sys.argv[2]
 when = datetime(2026, 11, 23, 5, tzinfo=timezone.utc)
 states = {}
+# First: in-process runs share Airflow's hook lineage collector (a deployment runs each task in its own process).
+from tests.dags import lineage_dags
+run = lineage_dags.criteo_hook_lineage.test(logical_date=when, run_conf={"destination": sys.argv[3]})
+states["hook"] = task_states(run)
 run = criteo_test_dags.criteo_transfer_deferrable.test(
     logical_date=when, run_conf={"destination": criteo_target, "file_format": "csv"}
 )
@@ -102,8 +106,9 @@ def test_transfer_complete_events_carry_input_and_output(sim, airflow_db, s3_buc
     events = tmp_path / "events"
     events.mkdir()
     criteo_key, walmart_file = "mpo/dt=2026-11-23/report.csv", tmp_path / "walmart" / "items.csv"
+    hook_file = tmp_path / "hook" / "export.csv"
     done = subprocess.run(
-        [sys.executable, "-c", RUN_DAGS, s3_bucket.url(criteo_key), f"file://{walmart_file}"],
+        [sys.executable, "-c", RUN_DAGS, s3_bucket.url(criteo_key), f"file://{walmart_file}", f"file://{hook_file}"],
         env=openlineage_env(events),
         cwd=REPO,
         capture_output=True,
@@ -111,15 +116,18 @@ def test_transfer_complete_events_carry_input_and_output(sim, airflow_db, s3_buc
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    assert 'STATES={"criteo": {"transfer": "success"}, "walmart": {"transfer": "success"}}' in done.stdout
+    assert (
+        'STATES={"hook": {"create": "success", "download": "success"}, '
+        '"criteo": {"transfer": "success"}, "walmart": {"transfer": "success"}}'
+    ) in done.stdout
     api = sim.url  # http://127.0.0.1:<port>: scheme and host only
 
     criteo = complete_event(events, "criteo_transfer_deferrable.transfer")
     (source,) = criteo["inputs"]
     assert source["namespace"] == api
     # The window is the one the export asked for (the run's data interval).
-    (job,) = sim.criteo_jobs.values()
-    attributes = job.attributes if hasattr(job, "attributes") else job["attributes"]
+    jobs = {rid: (j.attributes if hasattr(j, "attributes") else j["attributes"]) for rid, j in sim.criteo_jobs.items()}
+    (attributes,) = [a for a in jobs.values() if sorted(a["advertiserIds"]) == ["123", "456"]]
     start, end = (attributes[k].replace(".000", "").replace("+00:00", "Z") for k in ("startDate", "endDate"))
     assert source["name"] == f"marketplace-performance-outcomes/advertisers=123,456/window={start}--{end}"
     (target,) = criteo["outputs"]
@@ -133,6 +141,13 @@ def test_transfer_complete_events_carry_input_and_output(sim, airflow_db, s3_buc
     (target,) = walmart["outputs"]
     assert (target["namespace"], target["name"]) == ("file", str(walmart_file))
     assert target["outputFacets"]["outputStatistics"]["size"] == walmart_file.stat().st_size
+
+    # A user's task that reads through the hook: hook-level lineage gives the same kind of input and output.
+    hook_task = complete_event(events, "criteo_hook_lineage.download")
+    (report_id,) = [rid for rid, a in jobs.items() if a["advertiserIds"] == ["123"]]
+    inputs = [(d["namespace"], d["name"]) for d in hook_task["inputs"]]
+    assert inputs == [(api, f"marketplace-performance-outcomes/exports/{report_id}")]
+    assert [(d["namespace"], d["name"]) for d in hook_task["outputs"]] == [("file", str(hook_file))]
 
     # No secret in any event; no connection id or user in any dataset (the run's conf, shown as given, has one).
     cfg = sim.config
@@ -166,3 +181,20 @@ def test_typed_output_gets_a_schema_and_statistics():
     assert [(f.name, f.type) for f in typed.outputs[0].facets["schema"].fields] == [("a", "string")]
     raw = build_lineage("https://h", "n", {"uri": "file:///data/r.csv", "bytes": 10})
     assert "schema" not in raw.outputs[0].facets and raw.outputs[0].outputFacets["outputStatistics"].rowCount is None
+
+
+def test_hook_level_report_assets_are_scrubbed_and_convert_to_the_operators_naming():
+    pytest.importorskip("airflow.providers.openlineage", reason="apache-airflow-providers-openlineage (dev extra)")
+    from airflow.sdk import Asset
+
+    from airflow_report_provider.common.lineage import ASSET_SCHEMES, asset_to_openlineage, report_asset_uri
+    from airflow_report_provider.get_provider_info import get_provider_info
+
+    uri = report_asset_uri("criteo_mpo", "https://client:s3cret@api.criteo.com/preview?token=abc", "marketplace-performance-outcomes/exports/r1")
+    assert uri == "criteo-mpo+https://api.criteo.com/marketplace-performance-outcomes/exports/r1"
+    dataset = asset_to_openlineage(Asset(uri=uri))
+    assert (dataset.namespace, dataset.name) == ("https://api.criteo.com", "marketplace-performance-outcomes/exports/r1")
+    walmart = report_asset_uri("walmart", "http://127.0.0.1:8080", "reports/requests/q1")
+    assert walmart.split("://")[0] in ASSET_SCHEMES
+    (registered,) = get_provider_info()["asset-uris"]
+    assert set(registered["schemes"]) == set(ASSET_SCHEMES) and registered["to_openlineage_converter"].endswith("asset_to_openlineage")

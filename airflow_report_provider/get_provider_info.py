@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_report_provider import __version__
+from airflow_report_provider.common.lineage import ASSET_SCHEMES
 
 _PACKAGE = "airflow_report_provider"
 
@@ -81,7 +82,12 @@ def get_provider_info() -> dict[str, Any]:
                     "market": {
                         "label": "Market (WM_MARKET)",
                         "description": "us, ca, mx or cl; leave empty for the US marketplace",
-                        "schema": {"type": ["string", "null"], "enum": [None, "us", "ca", "mx", "cl"]},
+                        "schema": {
+                            "type": ["string", "null"],
+                            "enum": [None, "us", "ca", "mx", "cl"],
+                            # The UI labels each choice through values_display; the empty one is keyed "null".
+                            "values_display": {"null": "US (default)", "us": "US", "ca": "Canada", "mx": "Mexico", "cl": "Chile"},
+                        },
                     },
                     **_COMMON_FIELDS,
                 },
@@ -111,6 +117,14 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {"integration-name": "Criteo Marketplace Performance Outcomes", "python-modules": [f"{_PACKAGE}.triggers.criteo_mpo"]},
             {"integration-name": "Walmart Marketplace", "python-modules": [f"{_PACKAGE}.triggers.walmart"]},
+        ],
+        # Reports read through the hooks are hook-level lineage inputs (common/lineage.py names them).
+        "asset-uris": [
+            {
+                "schemes": ASSET_SCHEMES,
+                "handler": None,
+                "to_openlineage_converter": f"{_PACKAGE}.common.lineage.asset_to_openlineage",
+            }
         ],
         "transfers": [
             {

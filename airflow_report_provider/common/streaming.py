@@ -35,6 +35,7 @@ from airflow_report_provider.common.exceptions import (
     TransferError,
     TransportError,
 )
+from airflow_report_provider.common import lineage, metrics
 from airflow_report_provider.common.progress import ProgressReporter
 from airflow_report_provider.common.redaction import redact_url
 
@@ -562,7 +563,7 @@ def _record_lineage(path: ObjectStoragePath) -> None:
     try:
         from airflow.sdk.lineage import get_hook_lineage_collector
 
-        get_hook_lineage_collector().add_output_asset(context=path, uri=str(path))
+        get_hook_lineage_collector().add_output_asset(context=path, uri=lineage.storage_uri(path))  # no conn id, no credentials
     except Exception:  # lineage is best effort
         _LOG.debug("Could not record lineage for %s", path, exc_info=True)
 
@@ -597,6 +598,7 @@ def stream_to_object_storage(
     uri = _public_uri(path)
     settings = _Settings(uri, compression, chunk_size, max_attempts, description, log or _LOG, progress_interval)
     result = _Transfer(opener, _sink_factory(path, block_size), settings).run()
+    metrics.report_written(path.protocol, result.bytes, result.seconds)
     _record_lineage(path)
     return result
 

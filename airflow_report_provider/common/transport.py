@@ -20,6 +20,7 @@ import aiohttp
 import requests
 
 from airflow_report_provider import __version__
+from airflow_report_provider.common import metrics
 from airflow_report_provider.common.exceptions import IncompleteDownloadError, TransportError
 from airflow_report_provider.common.http import Headers, HttpRequest, HttpResponse
 from airflow_report_provider.common.protocol import AccessToken, ApiProtocol, Credentials
@@ -75,6 +76,7 @@ class _TransportBase:
 
     def _token_issued(self, token: AccessToken) -> AccessToken:
         mask_secret(token.value)
+        metrics.token_refreshed(self.protocol.api_name)
         return token
 
     def _after(self, request: HttpRequest, decision: Decision, token: str | None, status: int | None) -> None:
@@ -145,6 +147,7 @@ class SyncTransport(_TransportBase):
                 decision = policy.on_connection_error(exc)
             else:
                 status = response.status
+                metrics.api_call(self.protocol.api_name, request.endpoint, status)
                 decision = policy.on_response(response)
                 if decision.action == "return":
                     return response, raw
@@ -317,6 +320,7 @@ class AsyncTransport(_TransportBase):
                     decision = policy.on_connection_error(exc)
                 else:
                     status = response.status
+                    metrics.api_call(self.protocol.api_name, request.endpoint, status)
                     decision = policy.on_response(response)
                     if decision.action == "return":
                         return response
@@ -343,6 +347,7 @@ class AsyncTransport(_TransportBase):
                     timeout=self._client_timeout(),
                     ssl=self.verify,
                 ) as raw:
+                    metrics.api_call(self.protocol.api_name, request.endpoint, raw.status)
                     if raw.status >= 300:
                         raise self.protocol.error_for(HttpResponse(raw.status, Headers(raw.headers), await raw.read()))
                     async for chunk in raw.content.iter_chunked(chunk_size):

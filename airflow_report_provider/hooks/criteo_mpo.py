@@ -18,6 +18,7 @@ from airflow_report_provider.apis.criteo_mpo import (
     CriteoReportRequest,
     validate_report_id,
 )
+from airflow_report_provider.common import lineage
 from airflow_report_provider.common.exceptions import RateLimitedError, ServerError, TransportError
 from airflow_report_provider.common.states import ReportStatus
 from airflow_report_provider.common.streaming import ByteOpener, OpenedBody
@@ -102,6 +103,7 @@ class CriteoMpoHook(_CriteoMpoConnection, ReportApiHook):
         report_id = validate_report_id(report_id)
         transport = self.get_conn()
         request = self.protocol.download_request(report_id)
+        lineage.record_hook_input(self, lineage.criteo_report_name(None, None, report_id=report_id))
 
         def opener(offset: int) -> contextlib.AbstractContextManager[OpenedBody]:
             return transport.open_stream(request, offset=offset, chunk_size=chunk_size)

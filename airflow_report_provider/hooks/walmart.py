@@ -22,6 +22,7 @@ from airflow_report_provider.apis.walmart import (
     find_reusable_request,
     validate_request_id,
 )
+from airflow_report_provider.common import lineage
 from airflow_report_provider.common.exceptions import ApiError, RateLimitedError, ServerError, TransportError
 from airflow_report_provider.common.redaction import mask_secret, redact_url
 from airflow_report_provider.common.states import ReportStatus
@@ -154,6 +155,7 @@ class WalmartMarketplaceHook(_WalmartConnection, ReportApiHook):
         the URL; resumed opens ask for HTTP Range.
         """
         transport = self.get_conn()
+        lineage.record_hook_input(self, lineage.walmart_report_name(None, None, request_id=request_id))
         links: list[WalmartDownloadLink] = []
 
         def fresh_link(force: bool = False) -> WalmartDownloadLink:

@@ -108,13 +108,7 @@ class CriteoMpoReportOperatorBase(ReportJobOperator):
         arguments = self.report_arguments()
         try:
             check_arguments(_without_unset_window(arguments))  # the parse-time rules: same field, same message
-            window = resolve_window(
-                report_start=self.report_start,
-                report_end=self.report_end,
-                lookback_window=self.lookback_window,
-                data_interval_start=context.get("data_interval_start"),
-                data_interval_end=context.get("data_interval_end"),
-            )
+            window = self.report_window(context)
             if window is not None and _unset(self.lookback_window) and _unset(self.report_start):
                 arguments.update(report_start=window.start, report_end=window.end)
             elif all(_unset(arguments[name]) for name in _WINDOW_FIELDS):
@@ -123,6 +117,17 @@ class CriteoMpoReportOperatorBase(ReportJobOperator):
             return CriteoReportRequest.build(**arguments), window
         except ReportValidationError as exc:
             raise fail_task(exc) from exc
+
+    def report_window(self, context: Context) -> ReportWindow | None:
+        """The absolute window this run asks for: explicit bounds first, else the run's data interval; ``None``
+        for a lookback (or a run without a data interval)."""
+        return resolve_window(
+            report_start=self.report_start,
+            report_end=self.report_end,
+            lookback_window=self.lookback_window,
+            data_interval_start=context.get("data_interval_start"),
+            data_interval_end=context.get("data_interval_end"),
+        )
 
     def wait_until_settled(self, window: ReportWindow | None, resume_method: str) -> None:
         """Defer (or sleep, when not deferrable) until the window's data is complete (Criteo lags ~10 minutes)."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from airflow_report_provider.common import metrics
 from airflow_report_provider.common.exceptions import RateLimitedError
 from airflow_report_provider.common.polling import wait_for_terminal
 from airflow_report_provider.common.states import EventStatus, ReportStatus
@@ -66,7 +67,7 @@ class JobWait:
     def blocking(self, hook: Any, job_id: str) -> dict[str, Any]:
         """Poll from the worker until the job is terminal; the same payload a trigger event carries."""
         wait = self.timeout_seconds()
-        deadline = time.time() + wait
+        deadline, started = time.time() + wait, time.monotonic()
         field = self.api.job_id_field
 
         def log_poll(status: ReportStatus) -> None:
@@ -78,9 +79,13 @@ class JobWait:
             deadline,
             on_poll=log_poll,
         )
-        if status is None:
-            return {"status": EventStatus.TIMEOUT.value, "message": f"{field} {job_id} was not ready within {wait:.0f} s", field: job_id}
-        return status_event(field, status)
+        event = (
+            status_event(field, status)
+            if status is not None
+            else {"status": EventStatus.TIMEOUT.value, "message": f"{field} {job_id} was not ready within {wait:.0f} s", field: job_id}
+        )
+        metrics.job_waited(hook.protocol.api_name, event["status"], time.monotonic() - started)
+        return event
 
     def poll_once(self, hook: Any, job_id: str, deadline: float) -> ReportStatus:
         """One status call; a throttled one (a wait longer than the transport's own) is sent again after the

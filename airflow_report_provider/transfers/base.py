@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_report_provider.common import lineage
 from airflow_report_provider.common.exceptions import ReportValidationError
 from airflow_report_provider.common.redaction import redact_url
 from airflow_report_provider.common.streaming import (
@@ -89,7 +90,7 @@ def given_job_id(task: Any, validate: Any) -> str | None:
 def deliver(task: Any, context: Any, job_id: str, destination: Any) -> dict[str, Any]:
     """Download the finished job into the destination; once written, a job the task submitted is consumed (a
     cleared task submits afresh)."""
-    result = task.download(job_id, destination)
+    result = lineage.remember(task, task.download(job_id, destination))  # kept on the task for OpenLineage
     if getattr(task, task.api.job_id_field) in (None, ""):
         task.ledger(context).consume()
     return result

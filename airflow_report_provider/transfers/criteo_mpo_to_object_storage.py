@@ -102,3 +102,9 @@ class CriteoMpoReportToObjectStorageOperator(CriteoMpoReportOperatorBase):
             return self.write_options.write(opener, destination, self.log, f"Criteo export {report_id}", report_id=report_id)
         except ReportProviderError as exc:
             raise fail_task(exc) from exc
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the export (API host, advertisers, window) in, the written file out."""
+        from airflow_report_provider.common.lineage import criteo_transfer_lineage
+
+        return criteo_transfer_lineage(self, task_instance)

@@ -123,3 +123,9 @@ class WalmartReportToObjectStorageOperator(WalmartReportOperatorBase):
                     )
         except ReportProviderError as exc:
             raise fail_task(exc) from exc
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the report (API host, type, version) in, the written file out."""
+        from airflow_report_provider.common.lineage import walmart_transfer_lineage
+
+        return walmart_transfer_lineage(self, task_instance)

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_report_provider.common import metrics
 from airflow_report_provider.common.exceptions import (
     ApiError,
     RateLimitedError,
@@ -98,7 +99,7 @@ class ReportJobTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = self.make_hook()
         schedule = self.schedule
-        polls = 0
+        polls, started = 0, time.monotonic()
         async with SESSIONS.use():
             while True:
                 asked_wait = 0.0  # what a throttled API asked for beyond the transport's own waiting
@@ -124,6 +125,7 @@ class ReportJobTrigger(BaseTrigger):
                     polls += 1
                     if status.state.is_terminal:
                         event_status = EVENT_STATUS_FOR_STATE[status.state]
+                        metrics.job_waited(hook.protocol.api_name, event_status.value, time.monotonic() - started)
                         message = f"{self.job_id_field} {self.job_id} is {status.raw_status}"
                         if status.message:
                             message += f": {status.message}"

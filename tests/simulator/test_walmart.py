@@ -288,24 +288,29 @@ def test_create_body_must_be_json_object(sim, token):
     assert r.status_code == 400 and _errors(r)[0]["field"] == "rowFilters"
 
 
+class Day(int):
+    """Days before today, turned into a date when the test runs (not when it is collected: a run may cross midnight)."""
+
+
 WINDOW_CASES = [
-    ({"dataEndTime": _day(2), "dateGranularity": "DAILY"}, "dataStartTime"),
-    ({"dataStartTime": _day(3), "dateGranularity": "DAILY"}, "dataEndTime"),
-    ({"dataStartTime": _day(3), "dataEndTime": _day(2)}, "dateGranularity"),
-    ({"dataStartTime": _day(3), "dataEndTime": _day(2), "dateGranularity": "HOURLY"}, "dateGranularity"),
-    ({"dataStartTime": "2026/01/01", "dataEndTime": _day(2), "dateGranularity": "DAILY"}, "dataStartTime"),
-    ({"dataStartTime": _day(2), "dataEndTime": _day(3), "dateGranularity": "DAILY"}, "dataStartTime"),
-    ({"dataStartTime": _day(17), "dataEndTime": _day(2), "dateGranularity": "DAILY"}, "dataEndTime"),
-    ({"dataStartTime": _day(60), "dataEndTime": _day(2), "dateGranularity": "WEEKLY"}, "dataEndTime"),
-    ({"dataStartTime": _day(500), "dataEndTime": _day(2), "dateGranularity": "MONTHLY"}, "dataEndTime"),
-    ({"dataStartTime": _day(500), "dataEndTime": _day(2), "dateGranularity": "QUARTERLY"}, "dataEndTime"),
-    ({"dataStartTime": _day(800), "dataEndTime": _day(790), "dateGranularity": "DAILY"}, "dataStartTime"),
-    ({"dataStartTime": _day(1), "dataEndTime": _day(-1), "dateGranularity": "DAILY"}, "dataEndTime"),
+    ({"dataEndTime": Day(2), "dateGranularity": "DAILY"}, "dataStartTime"),
+    ({"dataStartTime": Day(3), "dateGranularity": "DAILY"}, "dataEndTime"),
+    ({"dataStartTime": Day(3), "dataEndTime": Day(2)}, "dateGranularity"),
+    ({"dataStartTime": Day(3), "dataEndTime": Day(2), "dateGranularity": "HOURLY"}, "dateGranularity"),
+    ({"dataStartTime": "2026/01/01", "dataEndTime": Day(2), "dateGranularity": "DAILY"}, "dataStartTime"),
+    ({"dataStartTime": Day(2), "dataEndTime": Day(3), "dateGranularity": "DAILY"}, "dataStartTime"),
+    ({"dataStartTime": Day(17), "dataEndTime": Day(2), "dateGranularity": "DAILY"}, "dataEndTime"),
+    ({"dataStartTime": Day(60), "dataEndTime": Day(2), "dateGranularity": "WEEKLY"}, "dataEndTime"),
+    ({"dataStartTime": Day(500), "dataEndTime": Day(2), "dateGranularity": "MONTHLY"}, "dataEndTime"),
+    ({"dataStartTime": Day(500), "dataEndTime": Day(2), "dateGranularity": "QUARTERLY"}, "dataEndTime"),
+    ({"dataStartTime": Day(800), "dataEndTime": Day(790), "dateGranularity": "DAILY"}, "dataStartTime"),
+    ({"dataStartTime": Day(1), "dataEndTime": Day(-1), "dateGranularity": "DAILY"}, "dataEndTime"),
 ]
 
 
 @pytest.mark.parametrize("body, field", WINDOW_CASES)
 def test_item_performance_v3_window_rules(sim, token, body, field):
+    body = {key: _day(value) if isinstance(value, Day) else value for key, value in body.items()}
     r = _create(sim, token, "ITEM_PERFORMANCE", "v3", body=body)
     assert r.status_code == 400, r.text
     assert _code(r) == "INVALID_REQUEST_CONTENT" and _errors(r)[0]["field"] == field

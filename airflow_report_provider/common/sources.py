@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from airflow_report_provider.common.exceptions import TransferError
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "ByteOpener", "OpenedBody", "file_opener", "iter_opener"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "ByteOpener", "OpenedBody", "ReadStream", "file_opener", "iter_opener"]
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 
@@ -90,3 +91,14 @@ def _skip_bytes(chunks: Iterator[bytes], count: int) -> Iterator[bytes]:
         yield chunk[count:] if count else chunk
         count = 0
 
+
+class ReadStream(io.RawIOBase):
+    """A readable raw stream whose subclass implements ``read(size)``; ``readinto`` follows from it."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)

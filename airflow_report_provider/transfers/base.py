@@ -10,14 +10,12 @@ from typing import Any
 
 from airflow_report_provider.common.exceptions import ReportValidationError
 from airflow_report_provider.common.redaction import redact_url
-from airflow_report_provider.common.streaming import (
-    COMPRESSIONS,
-    DEFAULT_CHUNK_SIZE,
-    ByteOpener,
-    stream_to_object_storage,
-)
+from airflow_report_provider.common.report_output import OutputSettings, check_output_params, write_report
+from airflow_report_provider.common.streaming import COMPRESSIONS, DEFAULT_CHUNK_SIZE, ByteOpener
 
 TRANSFER_TEMPLATE_FIELDS = ("destination",)
+#: Output parameters a DAG author templates (issue 11: query-ready output).
+OUTPUT_TEMPLATE_FIELDS = ("output_format", "column_types")
 
 
 def _destination_url(destination: Any) -> str:
@@ -85,11 +83,40 @@ class ObjectStorageTransferMixin:
         if not (isinstance(destination, str) and ("{{" in destination or "{%" in destination)):
             check_destination_syntax(destination)
 
+    def _init_output(
+        self, *, output_format: Any, column_types: Any, parquet_compression: Any, row_group_size: Any, strip_bom: bool = False
+    ) -> None:
+        """Output parameters (format, typing, Parquet knobs); literal values are checked now, at DAG parse."""
+        self.output_format = output_format
+        self.column_types = column_types
+        self.parquet_compression = parquet_compression
+        self.row_group_size = row_group_size
+        self.strip_bom = strip_bom
+        check_output_params(**self._output_params(), at_parse=True)
+
+    def _output_params(self) -> dict[str, Any]:
+        return {
+            "output_format": self.output_format,
+            "column_types": self.column_types,
+            "parquet_compression": self.parquet_compression,
+            "row_group_size": self.row_group_size,
+            "compression": self.compression,
+            "strip_bom": self.strip_bom,
+        }
+
+    def output_settings(self) -> OutputSettings:
+        """The rendered output parameters, validated (execute time)."""
+        settings = check_output_params(**self._output_params())
+        assert settings is not None
+        return settings
+
     def check_transfer_params(self) -> Any:
-        """Validate the rendered destination before any HTTP call (a bad one fails the task without retries)."""
+        """Validate the rendered destination and output parameters before any HTTP call (a bad one fails the task
+        without retries)."""
         from airflow_report_provider.operators.base import fail_task
 
         try:
+            self.output_settings()
             return check_destination(self.destination)
         except ReportValidationError as exc:
             raise fail_task(exc) from exc
@@ -103,12 +130,25 @@ class ObjectStorageTransferMixin:
         self.check_transfer_params()
         return self.download(self.check_event(event))  # type: ignore[attr-defined]
 
-    def write_report(self, opener: ByteOpener, description: str, **extra: Any) -> dict[str, Any]:
-        """Stream the opener's bytes to the destination; the XCom dict (uri, bytes, sha256, ...) plus ``extra``."""
-        result = stream_to_object_storage(
+    def write_report(
+        self,
+        opener: ByteOpener | list[ByteOpener],
+        description: str,
+        *,
+        api: str,
+        source_format: str = "csv",
+        archived: bool = False,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """Land the report in ``output_format`` at the destination (:func:`common.report_output.write_report`);
+        the XCom dict (uri, bytes, sha256, rows, ...) plus ``extra``."""
+        result = write_report(
             opener,
             check_destination(self.destination),
-            compression=self.compression,
+            self.output_settings(),
+            api=api,
+            source_format=source_format,
+            archived=archived,
             chunk_size=self.chunk_size,
             block_size=self.block_size,
             max_attempts=self.max_download_attempts,
@@ -116,7 +156,7 @@ class ObjectStorageTransferMixin:
             log=self.log,
             description=description,
         )
-        return {**result.as_xcom(), **extra}
+        return {**result, **extra}
 
 
 DEFAULT_TRANSFER_KWARGS: dict[str, Any] = {

@@ -10,10 +10,11 @@ from airflow.sdk import BaseOperator
 from airflow_report_provider.apis.criteo_mpo import validate_report_id
 from airflow_report_provider.common.exceptions import ReportProviderError, ReportValidationError
 from airflow_report_provider.common.states import ReportState
+from airflow_report_provider.common.report_output import DEFAULT_ROW_GROUP_SIZE
 from airflow_report_provider.common.streaming import DEFAULT_CHUNK_SIZE
 from airflow_report_provider.operators.base import default_deferrable, fail_task, is_templated
 from airflow_report_provider.operators.criteo_mpo import CRITEO_REPORT_FIELDS, CriteoMpoReportMixin
-from airflow_report_provider.transfers.base import ObjectStorageTransferMixin
+from airflow_report_provider.transfers.base import OUTPUT_TEMPLATE_FIELDS, ObjectStorageTransferMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -35,9 +36,17 @@ class CriteoMpoReportToObjectStorageOperator(CriteoMpoReportMixin, ObjectStorage
     :param chunk_size: read size of the HTTP body, bytes.
     :param block_size: write block (multipart part) size of the object store, bytes.
     :param max_download_attempts: opens of the download in total (a cut connection resumes with HTTP Range).
+    :param output_format: ``"raw"`` (the bytes as served, default), ``"csv"``, ``"parquet"`` or ``"ndjson"``
+        (typed: Clicks/Displays int64, Cost float64, ``*Id`` strings, Hour/Minute UTC timestamps, others strings).
+    :param column_types: column name -> ``"string"|"int64"|"float64"|"decimal(p,s)"|"date"|"timestamp"``,
+        overriding the default types.
+    :param parquet_compression: ``"zstd"`` (default) or ``"snappy"``.
+    :param row_group_size: rows per Parquet row group.
     """
 
-    template_fields: Sequence[str] = (*CRITEO_REPORT_FIELDS, "criteo_mpo_conn_id", "destination", "report_id")
+    template_fields: Sequence[str] = (
+        *CRITEO_REPORT_FIELDS, "criteo_mpo_conn_id", "destination", "report_id", *OUTPUT_TEMPLATE_FIELDS
+    )
     ui_color = "#f7e0c9"
 
     def __init__(
@@ -67,6 +76,10 @@ class CriteoMpoReportToObjectStorageOperator(CriteoMpoReportMixin, ObjectStorage
         block_size: int | None = None,
         max_download_attempts: int = 3,
         progress_interval: float = 5.0,
+        output_format: str = "raw",
+        column_types: Any = None,
+        parquet_compression: str = "zstd",
+        row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -78,6 +91,12 @@ class CriteoMpoReportToObjectStorageOperator(CriteoMpoReportMixin, ObjectStorage
             block_size=block_size,
             max_download_attempts=max_download_attempts,
             progress_interval=progress_interval,
+        )
+        self._init_output(
+            output_format=output_format,
+            column_types=column_types,
+            parquet_compression=parquet_compression,
+            row_group_size=row_group_size,
         )
         if report_id is None and advertiser_ids is None:
             raise ReportValidationError("advertiser_ids", "is required unless report_id names an existing export")
@@ -130,6 +149,12 @@ class CriteoMpoReportToObjectStorageOperator(CriteoMpoReportMixin, ObjectStorage
     def download(self, report_id: str) -> dict[str, Any]:
         """Stream the export into the destination; the XCom dict."""
         try:
-            return self.write_report(self.hook.open_download(report_id, self.chunk_size), f"Criteo export {report_id}", report_id=report_id)
+            return self.write_report(
+                self.hook.open_download(report_id, self.chunk_size),
+                f"Criteo export {report_id}",
+                api="criteo",
+                source_format=str(self.file_format or "csv"),
+                report_id=report_id,
+            )
         except ReportProviderError as exc:
             raise fail_task(exc) from exc

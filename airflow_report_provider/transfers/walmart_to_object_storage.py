@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
 from airflow_report_provider.apis.walmart import validate_request_id
-from airflow_report_provider.common.archives import inspect_report_file, open_report_member
 from airflow_report_provider.common.exceptions import ReportProviderError, ReportValidationError
 from airflow_report_provider.common.states import ReportState
-from airflow_report_provider.common.streaming import DEFAULT_CHUNK_SIZE, file_opener, stream_to_local_file
+from airflow_report_provider.common.report_output import DEFAULT_ROW_GROUP_SIZE
+from airflow_report_provider.common.streaming import DEFAULT_CHUNK_SIZE
 from airflow_report_provider.operators.base import default_deferrable, fail_task, is_templated
 from airflow_report_provider.operators.walmart import WALMART_REPORT_FIELDS, WalmartReportMixin
-from airflow_report_provider.transfers.base import ObjectStorageTransferMixin
+from airflow_report_provider.transfers.base import OUTPUT_TEMPLATE_FIELDS, ObjectStorageTransferMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -27,21 +26,28 @@ class WalmartReportToObjectStorageOperator(WalmartReportMixin, ObjectStorageTran
 
     The wait defers to :class:`WalmartReportTrigger` when ``deferrable``. The download URL is asked for right
     before downloading and again if it expired. By default the CSV inside the ZIP / gzip download is written
-    (detected by magic bytes; the download is spooled to a local temporary file, memory stays bounded);
-    ``unpack=False`` keeps the file as served. Returns ``{"uri", "bytes", "sha256", "request_id", "format", ...}``.
+    (detected by magic bytes; the download is spooled to a local temporary file, memory stays bounded), every
+    part of a split report in order with the header once; ``output_format="raw"`` keeps the file as served.
+    Returns ``{"uri", "bytes", "sha256", "rows", "request_id", "format", ...}``.
 
     Report parameters are those of :class:`WalmartCreateReportRequestOperator`; in addition:
 
     :param destination: object-storage URL or ObjectStoragePath (templated).
     :param request_id: download this existing request instead of creating one.
-    :param unpack: write the CSV inside a zip / gzip download (default) instead of the file as served.
+    :param output_format: ``"csv"`` (default: the CSV unpacked, every part), ``"raw"`` (the file as served),
+        ``"parquet"`` or ``"ndjson"`` (columns as strings unless ``column_types`` says otherwise).
+    :param column_types: column name -> ``"string"|"int64"|"float64"|"decimal(p,s)"|"date"|"timestamp"``.
+    :param parquet_compression: ``"zstd"`` (default) or ``"snappy"``. :param row_group_size: rows per row group.
+    :param unpack: deprecated: ``unpack=False`` is ``output_format="raw"``.
     :param strip_bom: drop a UTF-8 byte-order mark at the start of the CSV (default keeps the bytes exact).
     :param compression: ``"gzip"`` to compress while streaming.
     :param chunk_size: read size, bytes. :param block_size: object-store write block size, bytes.
     :param max_download_attempts: opens of the download in total (cut connections resume with HTTP Range).
     """
 
-    template_fields: Sequence[str] = (*WALMART_REPORT_FIELDS, "walmart_conn_id", "destination", "request_id")
+    template_fields: Sequence[str] = (
+        *WALMART_REPORT_FIELDS, "walmart_conn_id", "destination", "request_id", *OUTPUT_TEMPLATE_FIELDS
+    )
     template_fields_renderers = {"request_body": "json"}
     ui_color = "#cfe3f7"
 
@@ -61,7 +67,11 @@ class WalmartReportToObjectStorageOperator(WalmartReportMixin, ObjectStorageTran
         poll_interval: float | None = None,
         max_poll_interval: float | None = None,
         timeout: Any = None,
-        unpack: bool = True,
+        output_format: str | None = None,
+        column_types: Any = None,
+        parquet_compression: str = "zstd",
+        row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
+        unpack: bool | None = None,
         strip_bom: bool = False,
         compression: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -74,8 +84,10 @@ class WalmartReportToObjectStorageOperator(WalmartReportMixin, ObjectStorageTran
         if request_id is not None and not is_templated(request_id):
             validate_request_id(request_id)
         self.request_id = request_id
-        self.unpack = unpack
-        self.strip_bom = strip_bom
+        if unpack is not None:
+            warnings.warn("unpack is deprecated: use output_format ('csv' or 'raw')", DeprecationWarning, stacklevel=2)
+            if output_format is None:
+                output_format = "csv" if unpack else "raw"
         self._init_transfer(
             destination=destination,
             compression=compression,
@@ -83,6 +95,13 @@ class WalmartReportToObjectStorageOperator(WalmartReportMixin, ObjectStorageTran
             block_size=block_size,
             max_download_attempts=max_download_attempts,
             progress_interval=progress_interval,
+        )
+        self._init_output(
+            output_format=output_format or "csv",
+            column_types=column_types,
+            parquet_compression=parquet_compression,
+            row_group_size=row_group_size,
+            strip_bom=strip_bom,
         )
         self._init_report_params(
             report_type=report_type,
@@ -116,29 +135,10 @@ class WalmartReportToObjectStorageOperator(WalmartReportMixin, ObjectStorageTran
         """Stream the report (or the CSV inside it) into the destination; the XCom dict."""
         description = f"Walmart report {request_id}"
         try:
-            opener = self.hook.open_download(request_id, self.chunk_size)
-            if not self.unpack:
-                return self.write_report(opener, description, request_id=request_id)
-            with tempfile.TemporaryDirectory(prefix="walmart-report-") as spool_dir:
-                spool = os.path.join(spool_dir, "download")
-                stream_to_local_file(
-                    opener,
-                    spool,
-                    chunk_size=self.chunk_size,
-                    max_attempts=self.max_download_attempts,
-                    progress_interval=self.progress_interval,
-                    log=self.log,
-                    description=f"{description} (download)",
-                )
-                found = inspect_report_file(spool)
-                self.log.info("Downloaded a %s file; writing %s", found.format, found.member)
-                with open_report_member(spool, strip_bom=self.strip_bom) as member:
-                    return self.write_report(
-                        file_opener(member, self.chunk_size),
-                        description,
-                        request_id=request_id,
-                        format=found.format,
-                        member=found.member,
-                    )
+            if self.output_settings().output_format == "raw":
+                openers = [self.hook.open_download(request_id, self.chunk_size)]
+            else:
+                openers = self.hook.open_download_parts(request_id, self.chunk_size)
+            return self.write_report(openers, description, api="walmart", archived=True, request_id=request_id)
         except ReportProviderError as exc:
             raise fail_task(exc) from exc

@@ -94,9 +94,11 @@ def check_output_params(
     compression: Any = None,
     strip_bom: bool = False,
     at_parse: bool = False,
+    check_dependencies: bool = False,
 ) -> OutputSettings | None:
     """Validate the output parameters (``ReportValidationError`` naming the field); the settings when all are
-    plain values. ``at_parse`` skips the values that are templated or lazy (checked again at execute)."""
+    plain values. ``at_parse`` skips the values that are templated or lazy (checked again at execute);
+    ``check_dependencies`` also requires pyarrow when the settings need it (execute time, before any HTTP call)."""
     values = (output_format, column_types, parquet_compression, row_group_size, compression)
     if at_parse and not all(_literal(value) for value in values):
         # check what can be checked now; the rest waits for execute
@@ -116,7 +118,10 @@ def check_output_params(
         raise ReportValidationError("compression", f"must be one of {', '.join(COMPRESSIONS)} or None", compression)
     if compression is not None and fmt == "parquet":
         raise ReportValidationError("compression", "must be None for parquet (use parquet_compression)", compression)
-    return OutputSettings(fmt, types, codec, row_group_size, compression, strip_bom)
+    settings = OutputSettings(fmt, types, codec, row_group_size, compression, strip_bom)
+    if check_dependencies and (settings.typed or settings.column_types):
+        require_pyarrow(fmt)
+    return settings
 
 
 # ------------------------------------------------------------------------------------------------ parts

@@ -105,8 +105,8 @@ class ObjectStorageTransferMixin:
         }
 
     def output_settings(self) -> OutputSettings:
-        """The rendered output parameters, validated (execute time)."""
-        settings = check_output_params(**self._output_params())
+        """The rendered output parameters, validated (execute time; pyarrow present when they need it)."""
+        settings = check_output_params(**self._output_params(), check_dependencies=True)
         assert settings is not None
         return settings
 

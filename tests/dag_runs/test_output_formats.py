@@ -219,3 +219,42 @@ def test_raw_of_a_split_report_fails_clearly(sim, airflow_db, tmp_path, mocker):
     _, state = run(dags.walmart_output_format, f"file://{target}", output_format="raw")
     assert state == "failed"
     assert not target.parent.exists() or not list(target.parent.iterdir())
+
+
+# ------------------------------------------------------------------------------------------------ DAG parse
+
+
+def test_literal_output_parameters_are_checked_at_dag_parse():
+    from airflow_report_provider.transfers.criteo_mpo_to_object_storage import CriteoMpoReportToObjectStorageOperator
+    from airflow_report_provider.transfers.walmart_to_object_storage import WalmartReportToObjectStorageOperator
+
+    common = {"task_id": "t", "destination": "file:///tmp/x", "report_id": "0b1c2d3e-0000-4000-8000-000000000000"}
+    for bad, field in (
+        ({"output_format": "orc"}, "output_format"),
+        ({"column_types": {"Cost": "money"}}, "column_types"),
+        ({"output_format": "parquet", "compression": "gzip"}, "compression"),
+        ({"parquet_compression": "lz4"}, "parquet_compression"),
+        ({"row_group_size": -1}, "row_group_size"),
+    ):
+        with pytest.raises(ReportValidationError) as caught:
+            CriteoMpoReportToObjectStorageOperator(**common, **bad)
+        assert caught.value.field == field
+    # templated or lazy values wait for execute
+    CriteoMpoReportToObjectStorageOperator(**common, output_format="{{ params.f }}", column_types="{{ params.t }}")
+    walmart = {"task_id": "w", "destination": "file:///tmp/x", "request_id": "0b1c2d3e-0000-4000-8000-000000000000"}
+    assert WalmartReportToObjectStorageOperator(**walmart).output_format == "csv"
+    with pytest.warns(DeprecationWarning, match="unpack"):
+        assert WalmartReportToObjectStorageOperator(**walmart, unpack=False).output_format == "raw"
+    text = WalmartReportToObjectStorageOperator(**walmart, column_types='{"Price": "decimal(10,2)"}')
+    assert text.output_settings().column_types == {"Price": "decimal(10,2)"}
+
+
+def test_missing_pyarrow_fails_naming_the_extra_before_any_http_call(sim, airflow_db, tmp_path, mocker, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    raised = mocker.spy(ReportValidationError, "__init__")
+    _, state = run(dags.criteo_output_format, f"file://{tmp_path}/x.parquet")
+    assert state == "failed" and sim.stats.total_calls() == 0
+    assert any("airflow-report-provider[parquet]" in call.args[2] for call in raised.call_args_list)
+    assert not list(tmp_path.iterdir())

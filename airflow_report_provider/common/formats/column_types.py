@@ -41,8 +41,10 @@ def _normalise_spec(column: str, spec: Any) -> str:
 
 def check_column_types(value: Any) -> dict[str, str]:
     """``column_types`` as ``{column: normalised spec}``; ``ReportValidationError`` naming the field when invalid."""
-    if value is None:
+    if value is None or value == "":
         return {}
+    if isinstance(value, str):  # a template rendered as text: '{"Cost": "decimal(12,2)"}' or a Python dict literal
+        value = _parse_mapping_text(value)
     if not isinstance(value, Mapping):
         raise ReportValidationError("column_types", "must be a mapping of column name to type", value)
     checked: dict[str, str] = {}
@@ -51,6 +53,18 @@ def check_column_types(value: Any) -> dict[str, str]:
             raise ReportValidationError("column_types", "column names must be non-empty strings", column)
         checked[column] = _normalise_spec(column, spec)
     return checked
+
+
+def _parse_mapping_text(text: str) -> Any:
+    import ast
+    import json
+
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            return parse(text)
+        except (ValueError, SyntaxError):
+            continue
+    return text
 
 
 def default_type(api: str, column: str) -> str:

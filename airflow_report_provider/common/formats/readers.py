@@ -19,7 +19,7 @@ from airflow_report_provider.common.sources import ReadStream
 __all__ = ["CsvHeader", "read_csv_header", "csv_batches", "criteo_json_batches", "JSON_BATCH_ROWS"]
 
 CSV_BLOCK_SIZE = 4 << 20
-JSON_BATCH_ROWS = 65536
+JSON_BATCH_ROWS = 16384
 _JSON_READ_SIZE = 1 << 20
 
 

@@ -40,9 +40,14 @@ from airflow_report_provider.common.formats import (
     new_writer,
     require_pyarrow,
 )
-from airflow_report_provider.common.formats.column_types import arrow_type, check_column_types, resolve_types
+from airflow_report_provider.common.formats.column_types import arrow_type, check_column_types, reader_type, resolve_types
 from airflow_report_provider.common.formats.csv import RowCounter
-from airflow_report_provider.common.formats.readers import criteo_json_batches, csv_batches, read_csv_header
+from airflow_report_provider.common.formats.readers import (
+    CsvConversionError,
+    criteo_json_batches,
+    csv_batches,
+    read_csv_header,
+)
 from airflow_report_provider.common.resumable_reader import ResumableReader
 from airflow_report_provider.common.sinks import COMPRESSIONS, Output, scrub
 from airflow_report_provider.common.sources import DEFAULT_CHUNK_SIZE, ByteOpener
@@ -274,33 +279,63 @@ def _write_parts(
     writer = None
     columns: list[str] = []
     specs: list[str] = []
+    reader_types: list[Any] = []
     schema = None
     row = 1
     for part in parts:
+        part_first_row = row
         with part.open() as stream:
             if source_format == "json":
-                names, batches = criteo_json_batches(stream)
+                names, source = criteo_json_batches(stream)
             else:
-                header, rest = read_csv_header(stream)
-                names, batches = header.names, csv_batches(rest, header.names)
+                header, source = read_csv_header(stream)
+                names = header.names
             if writer is None:
                 columns = names
                 specs = resolve_types(api, names, settings.column_types) if settings.typed else ["string"] * len(names)
+                reader_types = [reader_type(spec) for spec in specs]
                 unknown = sorted(set(settings.column_types) - set(names))
                 if unknown:
                     log.warning("column_types names columns the report does not have: %s", ", ".join(unknown))
                 schema = pa.schema([pa.field(name, arrow_type(spec)) for name, spec in zip(names, specs)])
-                writer = new_writer(settings.output_format, out, schema, WriterOptions(settings.parquet_compression, settings.row_group_size))
-            elif names and names != columns:
+                options = WriterOptions(settings.parquet_compression, settings.row_group_size)
+                writer = new_writer(settings.output_format, out, schema, options)
+            elif names != columns:
+                if not names:
+                    continue  # an empty part
                 raise _mismatch(part, names, columns)
-            for batch in batches:
-                arrays = [cast_column(batch.column(i), specs[i], columns[i], row) for i in range(len(columns))]
-                writer.write(pa.RecordBatch.from_arrays(arrays, schema=schema))
-                row += batch.num_rows
+            batches = source if source_format == "json" else csv_batches(source, names, reader_types)
+            try:
+                for batch in batches:
+                    arrays = [cast_column(batch.column(i), specs[i], columns[i], row) for i in range(len(columns))]
+                    writer.write(pa.RecordBatch.from_arrays(arrays, schema=schema))
+                    row += batch.num_rows
+            except CsvConversionError as exc:
+                raise _locate(part, exc, columns, specs, part_first_row) from None
     if writer is None:
         raise ReportContentError("the report holds no file")
     writer.close()
     return row - 1, [{"name": name, "type": spec} for name, spec in zip(columns, specs)]
+
+
+def _locate(part: _Part, error: CsvConversionError, columns: list[str], specs: list[str], first_row: int) -> ReportContentError:
+    """The row of the value pyarrow's reader refused: the part read again as text and cast column by column
+    (the error path only; a streamed Criteo export is downloaded again for it)."""
+    from airflow_report_provider.common.formats.column_types import cast_column
+
+    column = columns[error.column] if error.column < len(columns) else f"#{error.column}"
+    try:
+        with part.open() as stream:
+            header, rest = read_csv_header(stream)
+            row = first_row
+            for batch in csv_batches(rest, header.names):
+                cast_column(batch.column(error.column), specs[error.column], column, row)
+                row += batch.num_rows
+    except ReportContentError as located:
+        return located
+    except Exception:  # the source could not be read again: report what the reader said
+        pass
+    return ReportContentError(f"column {column!r}: {error.reason}; nothing was written")
 
 
 def _convert(

@@ -15,7 +15,7 @@ from typing import Any
 
 from airflow_report_provider.common.exceptions import ReportContentError, ReportValidationError
 
-__all__ = ["TYPE_NAMES", "check_column_types", "default_type", "resolve_types", "arrow_type", "cast_column"]
+__all__ = ["TYPE_NAMES", "arrow_type", "cast_column", "check_column_types", "default_type", "reader_type", "resolve_types"]
 
 TYPE_NAMES = ("string", "int64", "float64", "decimal(p,s)", "date", "timestamp")
 _DECIMAL = re.compile(r"^decimal\(\s*(\d{1,2})\s*,\s*(\d{1,2})\s*\)$")
@@ -96,6 +96,12 @@ def arrow_type(spec: str) -> Any:
     }[spec]
 
 
+def reader_type(spec: str) -> Any:
+    """The type pyarrow's CSV reader parses a column into: the spec's, except timestamps (read as text, then
+    cast here: values without a zone offset are taken as UTC)."""
+    return arrow_type("string" if spec == "timestamp" else spec)
+
+
 def cast_column(values: Any, spec: str, column: str, first_row: int) -> Any:
     """Text values -> the spec's Arrow type. A value that does not fit raises :class:`ReportContentError`
     naming the column, the data row number (1-based, header excluded; ``first_row`` is the first value's) and
@@ -103,9 +109,9 @@ def cast_column(values: Any, spec: str, column: str, first_row: int) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if spec == "string":
-        return values
     target = arrow_type(spec)
+    if values.type == target:  # parsed by the CSV reader already
+        return values
     text = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
     try:
         return text.cast(target)

@@ -9,6 +9,7 @@ import codecs
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -16,9 +17,12 @@ from airflow_report_provider.common.archives import UTF8_BOM
 from airflow_report_provider.common.exceptions import ReportContentError
 from airflow_report_provider.common.sources import ReadStream
 
-__all__ = ["CsvHeader", "read_csv_header", "csv_batches", "criteo_json_batches", "JSON_BATCH_ROWS"]
+__all__ = ["CsvConversionError", "CsvHeader", "read_csv_header", "csv_batches", "criteo_json_batches", "JSON_BATCH_ROWS"]
 
-CSV_BLOCK_SIZE = 4 << 20
+#: pyarrow's read size. Its streaming reader reads up to a few dozen blocks ahead of the consumer (held outside
+#: its memory pool), so the block size bounds memory as much as the row group does.
+CSV_BLOCK_SIZE = 256 << 10
+_CONVERSION = re.compile(r"In CSV column #(\d+): (.*)", re.S)
 JSON_BATCH_ROWS = 16384
 _JSON_READ_SIZE = 1 << 20
 
@@ -85,32 +89,56 @@ class _Prepended(ReadStream):
         return self._stream.read(-1 if size is None else size)
 
 
-def csv_batches(stream: BinaryIO, names: list[str], *, block_size: int = CSV_BLOCK_SIZE) -> Iterator[Any]:
-    """Text record batches of the CSV rows after the header (pyarrow's streaming reader, every column a string)."""
+class CsvConversionError(Exception):
+    """pyarrow's CSV reader met a value that does not fit its column's type (it does not say the row): an internal
+    signal, turned into a :class:`ReportContentError` naming the row by the caller."""
+
+    def __init__(self, column: int, reason: str) -> None:
+        self.column, self.reason = column, reason
+        super().__init__(f"CSV column #{column}: {reason}")
+
+
+def csv_batches(
+    stream: BinaryIO, names: list[str], types: list[Any] | None = None, *, block_size: int | None = None
+) -> Iterator[Any]:
+    """Record batches of the CSV rows after the header (pyarrow's streaming reader): each column of the Arrow
+    type in ``types`` (parsed by the reader itself), text when not given. Only an empty cell is null (in a typed
+    column); a value that does not fit raises :class:`CsvConversionError`."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     if not names:
         return
     generated = [f"f{index}" for index in range(len(names))]  # duplicate header names must not clash
+    types = types or [pa.string()] * len(names)
     # pyarrow takes a short read for a block: a buffered reader fills every read but the last
     buffered = io.BufferedReader(stream if isinstance(stream, io.RawIOBase) else _Prepended(b"", stream), 1 << 16)  # type: ignore[arg-type]
     if not buffered.peek(1):
         return  # a header and no row
+    try:
+        yield from _read_csv(pa, pacsv, buffered, generated, types, block_size or CSV_BLOCK_SIZE)
+    except pa.ArrowInvalid as exc:
+        match = _CONVERSION.search(str(exc))
+        if match:
+            raise CsvConversionError(int(match.group(1)), match.group(2).strip()) from None
+        raise ReportContentError(f"the CSV cannot be read: {exc}") from None
+
+
+def _read_csv(pa: Any, pacsv: Any, buffered: Any, generated: list[str], types: list[Any], block_size: int) -> Iterator[Any]:
     reader = pacsv.open_csv(
         buffered,
         read_options=pacsv.ReadOptions(column_names=generated, block_size=block_size),
         parse_options=pacsv.ParseOptions(newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in generated}, strings_can_be_null=False, quoted_strings_can_be_null=False
+            column_types=dict(zip(generated, types)),
+            null_values=[""],
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
         ),
     )
-    try:
-        for batch in reader:
-            if batch.num_rows:
-                yield batch
-    except pa.ArrowInvalid as exc:
-        raise ReportContentError(f"the CSV cannot be read: {exc}") from None
+    for batch in reader:
+        if batch.num_rows:
+            yield batch
 
 
 # ------------------------------------------------------------------------------------------------ Criteo JSON

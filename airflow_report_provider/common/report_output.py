@@ -258,19 +258,31 @@ def _copy_csv(parts: Sequence[_Part], output: Output, settings: OutputSettings, 
 
 
 def _write_batches(
-    parts: Sequence[_Part], output: Output, settings: OutputSettings, api: str, source_format: str, log: logging.Logger
+    parts: Sequence[_Part],
+    output: Output,
+    settings: OutputSettings,
+    api: str,
+    source_format: str,
+    log: logging.Logger,
+    text_columns: set[int],
 ) -> tuple[int, list[dict[str, str]]]:
     """Every part's rows, typed, through the format's writer; (rows, columns)."""
     out = _OutputFile(output)
     try:
-        return _write_parts(parts, out, settings, api, source_format, log)
+        return _write_parts(parts, out, settings, api, source_format, log, text_columns)
     except BaseException:
         out.abandon()
         raise
 
 
 def _write_parts(
-    parts: Sequence[_Part], out: _OutputFile, settings: OutputSettings, api: str, source_format: str, log: logging.Logger
+    parts: Sequence[_Part],
+    out: _OutputFile,
+    settings: OutputSettings,
+    api: str,
+    source_format: str,
+    log: logging.Logger,
+    text_columns: set[int],
 ) -> tuple[int, list[dict[str, str]]]:
     import pyarrow as pa
 
@@ -293,7 +305,7 @@ def _write_parts(
             if writer is None:
                 columns = names
                 specs = resolve_types(api, names, settings.column_types) if settings.typed else ["string"] * len(names)
-                reader_types = [reader_type(spec) for spec in specs]
+                reader_types = [reader_type("string" if i in text_columns else spec) for i, spec in enumerate(specs)]
                 unknown = sorted(set(settings.column_types) - set(names))
                 if unknown:
                     log.warning("column_types names columns the report does not have: %s", ", ".join(unknown))
@@ -304,13 +316,19 @@ def _write_parts(
                 if not names:
                     continue  # an empty part
                 raise _mismatch(part, names, columns)
-            batches = source if source_format == "json" else csv_batches(source, names, reader_types)
+            csv_source = source_format != "json"
+            batches = csv_batches(source, names, reader_types) if csv_source else source
             try:
                 for batch in batches:
-                    arrays = [cast_column(batch.column(i), specs[i], columns[i], row) for i in range(len(columns))]
+                    arrays = [
+                        cast_column(batch.column(i), specs[i], columns[i], row, empties_are_null=csv_source)
+                        for i in range(len(columns))
+                    ]
                     writer.write(pa.RecordBatch.from_arrays(arrays, schema=schema))
                     row += batch.num_rows
             except CsvConversionError as exc:
+                if specs[exc.column] == "timestamp" and exc.column not in text_columns and "zone offset" in exc.reason:
+                    raise _ReadAsText(exc.column) from None
                 raise _locate(part, exc, columns, specs, part_first_row) from None
     if writer is None:
         raise ReportContentError("the report holds no file")
@@ -329,13 +347,29 @@ def _locate(part: _Part, error: CsvConversionError, columns: list[str], specs: l
             header, rest = read_csv_header(stream)
             row = first_row
             for batch in csv_batches(rest, header.names):
-                cast_column(batch.column(error.column), specs[error.column], column, row)
+                cast_column(batch.column(error.column), specs[error.column], column, row, empties_are_null=True)
                 row += batch.num_rows
     except ReportContentError as located:
         return located
     except Exception:  # the source could not be read again: report what the reader said
         pass
     return ReportContentError(f"column {column!r}: {error.reason}; nothing was written")
+
+
+def _open_output(path: ObjectStoragePath, block_size: int | None, settings: OutputSettings, uri: str) -> Output:
+    try:
+        return Output(sink_factory(path, block_size)(), settings.compression, uri)
+    except Exception as exc:
+        raise TransferError(f"opening {uri} failed: {type(exc).__name__}: {scrub(str(exc))}") from exc
+
+
+class _ReadAsText(Exception):
+    """pyarrow's reader refused a timestamp without a zone offset: convert again with that column read as text
+    (values without an offset are then taken as UTC)."""
+
+    def __init__(self, column: int) -> None:
+        super().__init__(column)
+        self.column = column
 
 
 def _convert(
@@ -352,16 +386,22 @@ def _convert(
     started = time.monotonic()
     t.log.info("%s: writing %s to %s", t.description, settings.output_format, uri)
     output: Output | None = None
+    text_columns: set[int] = set()
     try:
         sources = parts()
-        try:
-            output = Output(sink_factory(path, block_size)(), settings.compression, uri)
-        except Exception as exc:
-            raise TransferError(f"opening {uri} failed: {type(exc).__name__}: {scrub(str(exc))}") from exc
-        if settings.output_format == "csv" and source_format == "csv":
-            rows, columns = _copy_csv(sources, output, settings, t.chunk_size), None
-        else:
-            rows, columns = _write_batches(sources, output, settings, api, source_format, t.log)
+        while True:
+            output = _open_output(path, block_size, settings, uri)
+            if settings.output_format == "csv" and source_format == "csv":
+                rows, columns = _copy_csv(sources, output, settings, t.chunk_size), None
+                break
+            try:
+                rows, columns = _write_batches(sources, output, settings, api, source_format, t.log, text_columns)
+                break
+            except _ReadAsText as retry:  # timestamps without a zone offset: start again, that column as text
+                output.discard(t.log)
+                output = None
+                text_columns |= {retry.column}
+                t.log.info("%s: column #%d has timestamps without a zone offset; converting again", t.description, retry.column)
         output.publish()
     except BaseException:
         if output is not None:

@@ -46,6 +46,15 @@ class ResumableReader(ReadStream):
         self.total: int | None = None
         self.attempts = 0
 
+    def readinto(self, buffer: Any) -> int:
+        """Copy the next bytes straight into ``buffer`` (one copy: what a buffered reader above us uses)."""
+        while not self._pending and not self._done:
+            self._receive()
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
             return b"".join(iter(lambda: self.read(1 << 20), b""))

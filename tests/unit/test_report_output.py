@@ -367,3 +367,13 @@ def test_row_counter_ignores_newlines_inside_quotes():
     for piece in (b'a,"multi', b'\nline"\nb,c\n', b'"x""', b'y",z'):
         counter.feed(piece)
     assert counter.finish() == 3
+
+
+def test_timestamps_without_offset_late_in_the_file_are_taken_as_utc(tmp_path):
+    data = b"Hour,Clicks\n" + b"2026-11-24T10:00:00+01:00,1\n" * 200_000 + b"2026-11-24 10:00:00,2\n"
+    table = pq.read_table(land(tmp_path, data, name="late.parquet")[0])
+    hours = table.column("Hour")
+    assert table.num_rows == 200_001 and hours.type == pa.timestamp("us", tz="UTC")
+    assert hours[0].as_py().isoformat() == "2026-11-24T09:00:00+00:00"
+    assert hours[200_000].as_py().isoformat() == "2026-11-24T10:00:00+00:00"
+    assert [p.name for p in tmp_path.iterdir()] == ["late.parquet"]

@@ -97,22 +97,25 @@ def arrow_type(spec: str) -> Any:
 
 
 def reader_type(spec: str) -> Any:
-    """The type pyarrow's CSV reader parses a column into: the spec's, except timestamps (read as text, then
-    cast here: values without a zone offset are taken as UTC)."""
-    return arrow_type("string" if spec == "timestamp" else spec)
+    """The type pyarrow's CSV reader parses a column into: the spec's (timestamps need a zone offset there; a
+    column without one is read again as text and cast by :func:`cast_column`)."""
+    return arrow_type(spec)
 
 
-def cast_column(values: Any, spec: str, column: str, first_row: int) -> Any:
+def cast_column(values: Any, spec: str, column: str, first_row: int, *, empties_are_null: bool = False) -> Any:
     """Text values -> the spec's Arrow type. A value that does not fit raises :class:`ReportContentError`
     naming the column, the data row number (1-based, header excluded; ``first_row`` is the first value's) and
-    the value."""
+    the value. ``empties_are_null``: the CSV reader made every empty cell null already (a text column gets its
+    ``""`` back)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     target = arrow_type(spec)
-    if values.type == target:  # parsed by the CSV reader already
+    if values.type == target:  # text, or parsed by the CSV reader already
+        if empties_are_null and spec == "string" and values.null_count:
+            return values.fill_null("")
         return values
-    text = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+    text = values if empties_are_null else pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
     try:
         return text.cast(target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

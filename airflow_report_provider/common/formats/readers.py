@@ -79,6 +79,11 @@ class _Prepended(ReadStream):
         self._prefix = prefix
         self._stream = stream
 
+    def readinto(self, buffer: Any) -> int:
+        if self._prefix or not hasattr(self._stream, "readinto"):
+            return super().readinto(buffer)
+        return self._stream.readinto(buffer)  # no copy of ours in between
+
     def read(self, size: int | None = -1) -> bytes:
         if self._prefix:
             if size is None or size < 0 or size >= len(self._prefix):
@@ -102,8 +107,8 @@ def csv_batches(
     stream: BinaryIO, names: list[str], types: list[Any] | None = None, *, block_size: int | None = None
 ) -> Iterator[Any]:
     """Record batches of the CSV rows after the header (pyarrow's streaming reader): each column of the Arrow
-    type in ``types`` (parsed by the reader itself), text when not given. Only an empty cell is null (in a typed
-    column); a value that does not fit raises :class:`CsvConversionError`."""
+    type in ``types`` (parsed by the reader itself), text when not given. Every empty cell, and only those, is
+    null; a value that does not fit raises :class:`CsvConversionError`."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -132,8 +137,8 @@ def _read_csv(pa: Any, pacsv: Any, buffered: Any, generated: list[str], types: l
         convert_options=pacsv.ConvertOptions(
             column_types=dict(zip(generated, types)),
             null_values=[""],
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
+            strings_can_be_null=True,  # the caller gives text columns their "" back (a cheap fill where needed)
+            quoted_strings_can_be_null=True,
         ),
     )
     for batch in reader:

@@ -98,23 +98,18 @@ def write_batches(
     log: logging.Logger,
     text_columns: set[int],
 ) -> tuple[int, list[dict[str, str]]]:
-    """Every part's rows, typed, through the format's writer; (rows, columns)."""
+    """Every part's rows, typed, through the format's writer; (rows, columns). ``text_columns``: timestamp columns
+    pyarrow's reader must leave as text (see :class:`ReadAsText`)."""
     out = OutputFile(output)
     try:
         return _write_parts(parts, out, settings, api, source_format, log, text_columns)
     except BaseException:
-        out.abandon()
+        out.abandon()  # a failed writer's footer (written when it is collected) must not reach the output
         raise
 
 
 def _write_parts(
-    parts: Sequence[ReportPart],
-    out: OutputFile,
-    settings: OutputSettings,
-    api: str,
-    source_format: str,
-    log: logging.Logger,
-    text_columns: set[int],
+    parts: Sequence[ReportPart], out: OutputFile, settings: OutputSettings, api: str, source_format: str, log: logging.Logger, text_columns: set[int]
 ) -> tuple[int, list[dict[str, str]]]:
     import pyarrow as pa
 

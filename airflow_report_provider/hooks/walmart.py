@@ -8,6 +8,7 @@ twice; the pre-signed download URL is asked for right before downloading and aga
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -275,8 +276,6 @@ class WalmartMarketplaceAsyncHook(_WalmartConnection, ReportApiAsyncHook):
         self, request_id: str, directory: str, chunk_size: int = DEFAULT_CHUNK_SIZE
     ) -> list[str]:
         """Spool every file of the report into ``directory`` (``download-0``, ``download-1``, ...); their paths."""
-        import os
-
         paths: list[str] = []
         handle = None
         try:

@@ -377,3 +377,24 @@ def test_timestamps_without_offset_late_in_the_file_are_taken_as_utc(tmp_path):
     assert hours[0].as_py().isoformat() == "2026-11-24T09:00:00+00:00"
     assert hours[200_000].as_py().isoformat() == "2026-11-24T10:00:00+00:00"
     assert [p.name for p in tmp_path.iterdir()] == ["late.parquet"]
+
+
+@pytest.mark.parametrize("read_size", [7, 64, 1 << 20])
+def test_json_rows_with_brackets_inside_strings(tmp_path, monkeypatch, read_size):
+    from airflow_report_provider.common.formats import readers
+
+    monkeypatch.setattr(readers, "_JSON_READ_SIZE", read_size)
+    names = ['a"],["b', "x]", "[y", "],", 'q\\"],[', "plain"]
+    data = [[f"{i:04d}", names[i % len(names)], i] for i in range(3000)]
+    export = json.dumps({"columns": ["SellerId", "SellerName", "Clicks"], "data": data, "rows": len(data)}).encode()
+    table = pq.read_table(land(tmp_path, export, source="json", name=f"b{read_size}.parquet")[0])
+    assert table.to_pylist() == [{"SellerId": a, "SellerName": b, "Clicks": c} for a, b, c in data]
+
+
+def test_json_booleans_and_nested_values_become_their_json_text(tmp_path):
+    export = b'{"columns": ["Flag", "Extra", "Clicks"], "data": [[true, ["a", "b"], 1], [false, {"k": null}, null]]}'
+    table = pq.read_table(land(tmp_path, export, source="json")[0])
+    assert table.to_pylist() == [
+        {"Flag": "true", "Extra": '["a","b"]', "Clicks": 1},
+        {"Flag": "false", "Extra": '{"k":null}', "Clicks": None},
+    ]

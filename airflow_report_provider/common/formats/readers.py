@@ -24,6 +24,7 @@ __all__ = ["CsvConversionError", "CsvHeader", "read_csv_header", "csv_batches", 
 CSV_BLOCK_SIZE = 256 << 10
 _CONVERSION = re.compile(r"In CSV column #(\d+): (.*)", re.S)
 JSON_BATCH_ROWS = 16384
+_SLOW_ROWS = 256
 _JSON_READ_SIZE = 1 << 20
 
 
@@ -190,6 +191,27 @@ class _JsonScanner:
         self._pos += 1
         return found
 
+    def rows(self) -> list[Any]:
+        """Every whole row of the data array already in the buffer, parsed at once (C speed); ``[]`` when the
+        buffer holds none, or when a cut there is ambiguous (then :meth:`value` reads one row).
+
+        A cut after a ``]`` inside a string leaves that string open, so the parse fails: a parse that succeeds
+        cut at a real row end."""
+        if self.peek() != "[":
+            return []
+        buffer, start = self._buffer, self._pos
+        end = buffer.rfind("]", start)
+        for candidate in (end, buffer.rfind("],", start, end)):
+            if candidate <= start:
+                return []
+            try:
+                rows = self._decoder.decode("[" + buffer[start : candidate + 1] + "]")
+            except json.JSONDecodeError:
+                continue
+            self._pos = candidate + 1
+            return rows
+        return []
+
     def value(self) -> Any:
         self.peek()
         while True:
@@ -232,15 +254,19 @@ def _json_rows(scanner: _JsonScanner, columns: list[str], batch_rows: int) -> It
     scanner.expect("[")
     rows: list[list[Any]] = []
     row_number = 0
+    slow = 0  # rows to read one by one before trying the block parse again (bounds the cost of failed tries)
     if scanner.peek() == "]":
         scanner.expect("]")
     else:
         while True:
-            row = scanner.value()
-            row_number += 1
-            if not isinstance(row, list) or len(row) != len(columns):
-                raise ReportContentError(f"the JSON export's data row {row_number} does not hold {len(columns)} values")
-            rows.append(row)
+            block = scanner.rows() if not slow else []
+            if not block:
+                block, slow = [scanner.value()], max(slow - 1, 0) if slow else _SLOW_ROWS
+            for row in block:
+                row_number += 1
+                if not isinstance(row, list) or len(row) != len(columns):
+                    raise ReportContentError(f"the JSON export's data row {row_number} does not hold {len(columns)} values")
+                rows.append(row)
             if len(rows) >= batch_rows:
                 yield _text_batch(pa, rows, len(columns))
                 rows = []
@@ -264,5 +290,10 @@ def _text(value: Any) -> str | None:
 
 
 def _text_batch(pa: Any, rows: list[list[Any]], width: int) -> Any:
-    arrays = [pa.array([_text(value) for value in column], pa.string()) for column in zip(*rows)]
+    arrays = []
+    for column in zip(*rows):
+        try:
+            arrays.append(pa.array(column, pa.string()))  # strings, numbers' literals and nulls: C speed
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # booleans or nested values: their JSON text
+            arrays.append(pa.array([_text(value) for value in column], pa.string()))
     return pa.RecordBatch.from_arrays(arrays, names=[f"f{index}" for index in range(width)])

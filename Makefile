@@ -34,12 +34,13 @@ test: $(STAMP) browser
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
-## Streaming and trigger-scale benchmarks (figures and ratios against baselines measured in the same run).
+## Streaming, trigger-scale and conversion benchmarks (figures and ratios against baselines measured in the same run).
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet apache-airflow-providers-dbt-cloud -c constraints.txt  # the import-cost yardstick
 	cd benchmarks && ../$(BIN)/python bench_imports.py
 	$(BIN)/python benchmarks/bench_transfer.py
 	$(BIN)/python benchmarks/bench_triggers.py
+	$(BIN)/python benchmarks/bench_conversion.py
 
 ## Run the API simulator in the foreground on port 8080.
 simulator: $(STAMP)

@@ -62,6 +62,7 @@ def child_operator(args: argparse.Namespace) -> dict[str, Any]:
     import logging
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    from airflow_report_provider.transfers.base import landing_for_run
     from airflow_report_provider.transfers.criteo_mpo_to_object_storage import CriteoMpoReportToObjectStorageOperator
 
     operator = CriteoMpoReportToObjectStorageOperator(
@@ -71,8 +72,9 @@ def child_operator(args: argparse.Namespace) -> dict[str, Any]:
         criteo_mpo_conn_id=CRITEO_CONN_ID,
     )
     before = self_peak_rss_mib()
+    landing = landing_for_run(operator)
     started = time.perf_counter()
-    result = operator.download(args.report_id)
+    result = operator.download(args.report_id, landing)
     seconds = time.perf_counter() - started
     return {"bytes": result["bytes"], "sha256": result["sha256"], "seconds": seconds, "rss_before_mib": before}
 

@@ -1,7 +1,8 @@
 """Recognise a downloaded report file (zip, gzip or plain) and stream the report inside it.
 
-Member choice for a zip: the only file, else the largest ``.csv`` member, else the largest member (directory
-entries, ``__MACOSX/`` and dot files are ignored). Bytes are kept exact by default: a UTF-8 byte-order mark is
+A zip's report is every ``.csv`` member (else every file), in member-name order with numbers compared as numbers
+(``part_2`` before ``part_10``): a report split into several parts is read whole (directory entries, ``__MACOSX/``
+and dot files are ignored). Bytes are kept exact by default: a UTF-8 byte-order mark is
 only dropped with ``strip_bom=True`` (most loaders skip it themselves, and exact bytes keep checksums
 comparable with the vendor's file).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
 import struct
 import zipfile
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ __all__ = [
     "inspect_report_file",
     "member_name",
     "open_report_member",
+    "report_members",
     "sniff_format",
 ]
 
@@ -54,11 +57,13 @@ def sniff_format(path: str | os.PathLike[str]) -> ArchiveFormat:
 
 @dataclass(frozen=True)
 class ReportFile:
-    """What a downloaded file holds: its ``format``, the report ``member`` name and its ``size`` when known."""
+    """What a downloaded file holds: its ``format``, the report's (first) ``member`` name, its ``size`` when
+    known (all parts), and every part's name in order (``members``; one for gzip and plain files)."""
 
     format: ArchiveFormat
     member: str
     size: int | None
+    members: tuple[str, ...] = ()
 
 
 def inspect_report_file(path: str | os.PathLike[str]) -> ReportFile:
@@ -66,11 +71,19 @@ def inspect_report_file(path: str | os.PathLike[str]) -> ReportFile:
     kind = sniff_format(path)
     if kind == "zip":
         with zipfile.ZipFile(path) as archive:
-            info = _choose_member(archive)
-        return ReportFile("zip", info.filename, info.file_size)
+            infos = _report_members(archive)
+        names = tuple(info.filename for info in infos)
+        return ReportFile("zip", names[0], sum(info.file_size for info in infos), names)
     if kind == "gzip":
-        return ReportFile("gzip", _gzip_member_name(path), None)
-    return ReportFile("plain", os.path.basename(os.fspath(path)), os.path.getsize(path))
+        name = _gzip_member_name(path)
+        return ReportFile("gzip", name, None, (name,))
+    name = os.path.basename(os.fspath(path))
+    return ReportFile("plain", name, os.path.getsize(path), (name,))
+
+
+def report_members(path: str | os.PathLike[str]) -> list[str]:
+    """The names of the report's parts in ``path``, in order (one for gzip and plain files)."""
+    return list(inspect_report_file(path).members)
 
 
 def member_name(path: str | os.PathLike[str]) -> str:
@@ -79,18 +92,27 @@ def member_name(path: str | os.PathLike[str]) -> str:
 
 
 @contextmanager
-def open_report_member(path: str | os.PathLike[str], *, strip_bom: bool = False) -> Iterator[BinaryIO]:
-    """A readable binary stream of the report in ``path``, decompressed on the fly (never read whole)."""
+def open_report_member(
+    path: str | os.PathLike[str], *, strip_bom: bool = False, member: str | None = None
+) -> Iterator[BinaryIO]:
+    """A readable binary stream of the report in ``path`` (the zip part named ``member``; without it the only
+    part: a split report raises), decompressed on the fly (never read whole)."""
     kind = sniff_format(path)
-    with _open_raw(path, kind) as stream:
+    with _open_raw(path, kind, member) as stream:
         yield _BomStripped(stream) if strip_bom else stream
 
 
 @contextmanager
-def _open_raw(path: str | os.PathLike[str], kind: ArchiveFormat) -> Iterator[BinaryIO]:
+def _open_raw(path: str | os.PathLike[str], kind: ArchiveFormat, member: str | None) -> Iterator[BinaryIO]:
     if kind == "zip":
-        with zipfile.ZipFile(path) as archive, archive.open(_choose_member(archive)) as member:
-            yield member  # type: ignore[misc]
+        with zipfile.ZipFile(path) as archive:
+            infos = _report_members(archive)
+            if member is None and len(infos) > 1:
+                raise TransferError(
+                    f"the zip archive holds a report in {len(infos)} parts; open each member (report_members)"
+                )
+            with archive.open(member or infos[0]) as stream:
+                yield stream  # type: ignore[misc]
     elif kind == "gzip":
         with gzip.open(path, "rb") as stream:
             yield stream  # type: ignore[misc]
@@ -99,13 +121,18 @@ def _open_raw(path: str | os.PathLike[str], kind: ArchiveFormat) -> Iterator[Bin
             yield stream
 
 
-def _choose_member(archive: zipfile.ZipFile) -> zipfile.ZipInfo:
-    """The only file, else the largest ``.csv``, else the largest file."""
+def _report_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """Every ``.csv`` file, else every file, in natural name order."""
     files = [info for info in archive.infolist() if not info.is_dir() and not _is_junk(info.filename)]
     if not files:
         raise TransferError(f"the zip archive holds no file (entries: {len(archive.infolist())})")
     csvs = [info for info in files if info.filename.lower().endswith(".csv")]
-    return max(csvs or files, key=lambda info: info.file_size)
+    return sorted(csvs or files, key=lambda info: _natural_key(info.filename))
+
+
+def _natural_key(name: str) -> list[tuple[int, int | str]]:
+    """``part_2`` before ``part_10``: digit runs compare as numbers."""
+    return [(0, int(piece)) if piece.isdigit() else (1, piece) for piece in re.split(r"(\d+)", name) if piece]
 
 
 def _is_junk(name: str) -> bool:

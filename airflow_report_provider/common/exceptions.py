@@ -120,3 +120,13 @@ class TransferError(ReportProviderError):
 
 class IncompleteDownloadError(TransferError):
     """The body ended before the announced length."""
+
+
+class ReportContentError(TransferError):
+    """The report's content cannot be written as asked (a value that does not fit its column type, parts whose
+    headers differ, a malformed file); nothing was published. Retrying downloads the same content: not retried."""
+
+    retryable = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)

@@ -8,6 +8,7 @@ twice; the pre-signed download URL is asked for right before downloading and aga
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -149,28 +150,62 @@ class WalmartMarketplaceHook(_WalmartConnection, ReportApiHook):
         return _masked(self.walmart.parse_download(self.get_conn().send(self.walmart.download_url_request(request_id))))
 
     def open_download(self, request_id: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> ByteOpener:
-        """An opener of the report file for the streaming writer.
+        """An opener of the report file for the streaming writer (a report split into several files raises:
+        use :meth:`open_download_parts`).
 
         Each open asks for a new URL when the last one has expired, and once more when the blob store refuses
         the URL; resumed opens ask for HTTP Range.
         """
-        transport = self.get_conn()
         lineage.record_hook_input(self, lineage.walmart_report_name(None, None, request_id=request_id))
-        links: list[WalmartDownloadLink] = []
+        return self._link_opener(request_id, chunk_size, 0, [], set(), single=True)
+
+    def open_download_parts(self, request_id: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> list[ByteOpener]:
+        """One opener per file of the report, in the order the download answer lists them (a split report
+        gives several); each renews its URL like :meth:`open_download`."""
+        lineage.record_hook_input(self, lineage.walmart_report_name(None, None, request_id=request_id))
+        links = self.get_download_links(request_id)
+        if len(links) > 1:
+            self.log.info("Report %s is split into %d files", request_id, len(links))
+        unused = set(range(len(links)))  # just fetched: each link's first open takes it as it is
+        return [self._link_opener(request_id, chunk_size, index, links, unused) for index in range(len(links))]
+
+    def _link_opener(
+        self,
+        request_id: str,
+        chunk_size: int,
+        index: int,
+        links: list[WalmartDownloadLink],
+        unused: set[int],
+        *,
+        single: bool = False,
+    ) -> ByteOpener:
+        """An opener of file ``index``; ``links`` (and ``unused``: indices not opened since the links were
+        fetched) are shared by the report's openers and renewed in place."""
+        transport = self.get_conn()
 
         def fresh_link(force: bool = False) -> WalmartDownloadLink:
-            if force or not links or links[0].is_expired(_now()):
+            if not force and index in unused:
+                unused.discard(index)
+                return links[index]
+            if force or not links or links[index].is_expired(_now()):
                 renewed = self.get_download_links(request_id)
-                if len(renewed) > 1:
+                if single and len(renewed) > 1:
                     raise ApiError(
-                        f"report {request_id} is split into {len(renewed)} files; downloading split reports is not "
-                        "supported yet (nothing was written)",
+                        f"report {request_id} is split into {len(renewed)} files; write it with output_format "
+                        "'csv', 'parquet' or 'ndjson' to land every part (nothing was written)",
+                        api="walmart",
+                        job_id=request_id,
+                    )
+                if links and len(renewed) != len(links):
+                    raise ApiError(
+                        f"the download answer of report {request_id} changed from {len(links)} to {len(renewed)} files",
                         api="walmart",
                         job_id=request_id,
                     )
                 links[:] = renewed
-                self.log.info("Download URL for %s: %s (expires %s)", request_id, links[0].redacted, links[0].expires_at)
-            return links[0]
+                link = links[index]
+                self.log.info("Download URL for %s: %s (expires %s)", request_id, link.redacted, link.expires_at)
+            return links[index]
 
         @contextlib.contextmanager
         def opener(offset: int) -> Iterator[OpenedBody]:
@@ -222,23 +257,68 @@ class WalmartMarketplaceAsyncHook(_WalmartConnection, ReportApiAsyncHook):
         return _masked(self.protocol.parse_download(await transport.send(self.protocol.download_url_request(request_id))))  # type: ignore[attr-defined]
 
     async def iter_report_file(self, request_id: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
-        """The report file (zip, gzip or plain, as served) in bounded chunks.
+        """The report file (zip, gzip or plain, as served) in bounded chunks. A report split into several files
+        raises before any byte: use :meth:`iter_report_files` or :meth:`download_report_files`."""
+        links = await self.get_download_links(request_id)
+        if len(links) > 1:
+            raise ApiError(
+                f"report {request_id} is split into {len(links)} files; read them with iter_report_files",
+                api="walmart",
+                job_id=request_id,
+            )
+        async for _, chunk in self._iter_files(request_id, links, chunk_size):
+            yield chunk
 
-        A fresh URL is asked for first, and once more when the blob store refuses it before the first byte.
-        """
+    async def iter_report_files(self, request_id: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[tuple[int, bytes]]:
+        """Every file of the report, in the order the download answer lists them: ``(file index, chunk)``."""
+        links = await self.get_download_links(request_id)
+        async for item in self._iter_files(request_id, links, chunk_size):
+            yield item
+
+    async def download_report_files(
+        self, request_id: str, directory: str, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> list[str]:
+        """Spool every file of the report into ``directory`` (``download-0``, ``download-1``, ...); their paths."""
+        paths: list[str] = []
+        handle = None
+        try:
+            async for index, chunk in self.iter_report_files(request_id, chunk_size):
+                if index == len(paths):
+                    if handle is not None:
+                        handle.close()
+                    paths.append(os.path.join(directory, f"download-{index}"))
+                    handle = open(paths[-1], "wb")  # noqa: SIM115 - closed below
+                handle.write(chunk)  # type: ignore[union-attr]
+        finally:
+            if handle is not None:
+                handle.close()
+        return paths
+
+    async def _iter_files(
+        self, request_id: str, links: list[WalmartDownloadLink], chunk_size: int
+    ) -> AsyncIterator[tuple[int, bytes]]:
+        """Each link in turn; a link refused before its first byte is renewed once."""
         transport = await self.get_transport()
-        for attempt in range(2):
-            links = await self.get_download_links(request_id)
-            started = False
-            try:
-                async for chunk in transport.iter_download(self.protocol.blob_request(links[0]), chunk_size):  # type: ignore[attr-defined]
-                    started = True
-                    yield chunk
-                return
-            except ApiError as exc:
-                if started or attempt or exc.status not in (401, 403):
-                    raise
-                self.log.info("The blob store refused %s (HTTP %s); asking for a new URL", links[0].redacted, exc.status)
+        for index in range(len(links)):
+            for attempt in range(2):
+                started = False
+                try:
+                    async for chunk in transport.iter_download(self.protocol.blob_request(links[index]), chunk_size):  # type: ignore[attr-defined]
+                        started = True
+                        yield index, chunk
+                    break
+                except ApiError as exc:
+                    if started or attempt or exc.status not in (401, 403):
+                        raise
+                    self.log.info("The blob store refused %s (HTTP %s); asking for a new URL", links[index].redacted, exc.status)
+                    renewed = await self.get_download_links(request_id)
+                    if len(renewed) != len(links):
+                        raise ApiError(
+                            f"the download answer of report {request_id} changed from {len(links)} to {len(renewed)} files",
+                            api="walmart",
+                            job_id=request_id,
+                        ) from exc
+                    links = renewed
 
     async def test_connection(self) -> tuple[bool, str]:
         try:

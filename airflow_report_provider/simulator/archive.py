@@ -25,16 +25,37 @@ def _dos_time(dt: datetime) -> tuple[int, int]:
 
 def zip_bytes(csv: bytes, inner_name: str, when: datetime) -> bytes:
     """A deflated zip holding one CSV, deterministic for the same inputs."""
+    return zip_members({inner_name: csv}, when)
+
+
+def zip_members(members: dict[str, bytes], when: datetime) -> bytes:
+    """A deflated zip holding each member in order, deterministic for the same inputs."""
     buf = io.BytesIO()
-    info = zipfile.ZipInfo(
-        inner_name, date_time=(max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second)
-    )
-    info.compress_type = zipfile.ZIP_DEFLATED
-    info.create_system = 0
-    info.external_attr = 0
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr(info, csv)
+        for inner_name, data in members.items():
+            info = zipfile.ZipInfo(
+                inner_name, date_time=(max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second)
+            )
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 0
+            info.external_attr = 0
+            zf.writestr(info, data)
     return buf.getvalue()
+
+
+def split_csv(csv: bytes, pieces: int, mismatched_last: bool = False) -> list[bytes]:
+    """``csv`` as ``pieces`` CSVs of consecutive rows, each with the header (small reports: rows hold no
+    newline); with ``mismatched_last`` the last piece's header names one more column (a broken split)."""
+    header, _, body = csv.partition(b"\n")
+    rows = body.splitlines(keepends=True)
+    size, extra = divmod(len(rows), pieces)
+    out, start = [], 0
+    for index in range(pieces):
+        end = start + size + (1 if index < extra else 0)
+        head = header + b",Extra Column" if mismatched_last and index == pieces - 1 and pieces > 1 else header
+        out.append(head + b"\n" + b"".join(rows[start:end]))
+        start = end
+    return out
 
 
 def zip_stored_body(csv: Body, crc: int, inner_name: str, when: datetime) -> Body:

@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from .archive import CONTENT_TYPES, file_body, needs_crc
-from .body import Body, crc32_of
+from .archive import CONTENT_TYPES, EXTENSIONS, MATERIALIZE_LIMIT, file_body, needs_crc, split_csv, zip_members
+from .body import Body, BytesBody, crc32_of
 from .content import Table, walmart_table
 from .errors import blob_error
 from .keys import CUT_AFTER, SIM
@@ -58,8 +58,41 @@ def csv_table(sim: Simulator, req: WalmartRequest) -> Table:
     return sim.cached_table(("walmart", req.request_id), lambda: _build_table(req))
 
 
-def report_file(sim: Simulator, req: WalmartRequest) -> Body:
-    """The downloadable file (zip / gzip / plain); computes the CSV's CRC first when it streams (blocking)."""
+def blob_names(req: WalmartRequest) -> list[str]:
+    """The blob name of each file of the request's report (several when the report is split into files)."""
+    ext = EXTENSIONS[req.file_format]
+    files = req.extra.get("files", 1)
+    if files == 1:
+        return [f"{req.file_name}.{ext}"]
+    return [f"{req.file_name}_{index + 1}.{ext}" for index in range(files)]
+
+
+def _is_split(req: WalmartRequest) -> bool:
+    return req.extra.get("files", 1) > 1 or req.extra.get("zip_parts", 1) > 1
+
+
+def _split_file(sim: Simulator, req: WalmartRequest, index: int) -> Body:
+    """File ``index`` of a split report: its share of the rows, as ``zip_parts`` members of a zip (or one
+    gzip / plain CSV). Split reports are built in memory (up to 8 MiB of CSV)."""
+    csv = csv_table(sim, req).body
+    if csv.length > MATERIALIZE_LIMIT:
+        raise ValueError("split reports are limited to 8 MiB of CSV in the simulator")
+    files, zip_parts = req.extra.get("files", 1), req.extra.get("zip_parts", 1)
+    pieces = split_csv(csv.to_bytes(), files * zip_parts, req.extra.get("mismatched", False))
+    mine = pieces[index * zip_parts : (index + 1) * zip_parts]
+    when = datetime.fromtimestamp(req.ready_at, UTC)
+    if req.file_format == "zip":
+        stem = req.file_name if files == 1 else f"{req.file_name}_{index + 1}"
+        names = [f"{stem}.csv"] if zip_parts == 1 else [f"{stem}_part{n + 1}.csv" for n in range(zip_parts)]
+        return BytesBody(zip_members(dict(zip(names, mine)), when))
+    return file_body(req.file_format, BytesBody(mine[0]), f"{req.file_name}.csv", when, None)
+
+
+def report_file(sim: Simulator, req: WalmartRequest, index: int = 0) -> Body:
+    """The downloadable file (zip / gzip / plain; file ``index`` of a split report); computes the CSV's CRC
+    first when it streams (blocking)."""
+    if _is_split(req):
+        return sim.cached_table(("file", req.request_id, index), lambda: _split_file(sim, req, index))
     csv = csv_table(sim, req).body
     if needs_crc(req.file_format, csv.length) and req.csv_crc is None:
         req.csv_crc = crc32_of(csv_table_fresh(req))
@@ -106,13 +139,14 @@ async def serve(request: web.Request) -> web.StreamResponse:
     if req is None or sim.clock.now() - req.created_at > sim.config.walmart_retention_seconds:
         return blob_error(404, "BlobNotFound", "The specified blob does not exist.")
     loop = asyncio.get_running_loop()
+    index = blob_names(req).index(name) if name in blob_names(req) else 0
     csv = csv_table(sim, req).body
-    if needs_crc(req.file_format, csv.length) and req.csv_crc is None:
+    if needs_crc(req.file_format, csv.length) and req.csv_crc is None and not _is_split(req):
         req.csv_crc = await loop.run_in_executor(None, crc32_of, csv_table_fresh(req))
     if req.file_format != "plain" and csv.length > (1 << 20):  # compression or archive layout: off the loop
-        body = await loop.run_in_executor(None, report_file, sim, req)
+        body = await loop.run_in_executor(None, report_file, sim, req, index)
     else:
-        body = report_file(sim, req)
+        body = report_file(sim, req, index)
     etag = hashlib.md5(f"{req.request_id}:{body.length}".encode(), usedforsecurity=False).hexdigest()
     headers = {
         "ETag": f'"0x{etag[:16].upper()}"',

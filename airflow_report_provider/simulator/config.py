@@ -36,6 +36,9 @@ class SimulatorConfig:
     walmart_rows: int = 50
     walmart_report_bytes: int | None = None  # approximate CSV size; wins over walmart_rows
     walmart_csv_bom: bool = True
+    walmart_zip_parts: int = 1  # CSV parts in each zip (rows split evenly, each part with the header)
+    walmart_download_files: int = 1  # files the download answer lists (downloadURL + downloadURLs)
+    walmart_mismatched_part: bool = False  # the last part's header differs (a broken split report)
     walmart_create_limit_per_hour: int | None = 1  # per report type per client id; 0/None = off
     walmart_status_rate_limit_per_minute: int | None = None  # status, list, downloadReport; per client
     walmart_download_url_ttl_seconds: float = 300

@@ -12,8 +12,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from .archive import EXTENSIONS
-from .blob import signed_url
+from .blob import blob_names, signed_url
 from .errors import walmart_error
 from .keys import SIM
 from .state import Token, WalmartRequest, iso_z, new_id
@@ -195,11 +194,17 @@ async def create(request: web.Request) -> web.Response:
         report_bytes=cfg.walmart_report_bytes,
         bom=cfg.walmart_csv_bom,
         seed=cfg.seed,
+        extra={
+            "zip_parts": max(1, cfg.walmart_zip_parts) if cfg.walmart_file_format == "zip" else 1,
+            "files": max(1, cfg.walmart_download_files),
+            "mismatched": cfg.walmart_mismatched_part,
+        },
     )
     req.file_name = _file_name(req)
     with sim.lock:
         sim.walmart_requests[req.request_id] = req
-        sim.walmart_blobs[f"{req.file_name}.{EXTENSIONS[req.file_format]}"] = req.request_id
+        for name in blob_names(req):
+            sim.walmart_blobs[name] = req.request_id
     answer = req.as_json(now)
     answer["requestStatus"] = "RECEIVED"
     answer.pop("reportGenerationDate", None)
@@ -337,10 +342,12 @@ async def download_url(request: web.Request) -> web.Response:
     }
     if item["requestStatus"] == "READY":
         expiry = int(now + sim.config.walmart_download_url_ttl_seconds)
-        name = f"{req.file_name}.{EXTENSIONS[req.file_format]}"
         answer["reportGenerationDate"] = item["reportGenerationDate"]
         base = sim.config.public_url or f"{request.scheme}://{request.host}"
-        answer["downloadURL"] = signed_url(base.rstrip("/"), sim.signing_key, name, expiry)
+        urls = [signed_url(base.rstrip("/"), sim.signing_key, name, expiry) for name in blob_names(req)]
+        answer["downloadURL"] = urls[0]
+        if len(urls) > 1:  # a report split into several files: every URL, in order
+            answer["downloadURLs"] = urls
         answer["downloadURLExpirationTime"] = iso_z(expiry)
     return web.json_response(answer, headers=headers)
 

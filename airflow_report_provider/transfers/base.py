@@ -1,27 +1,25 @@
-"""Destination handling shared by the transfer operators of every API.
+"""What the transfer operators of every API share: the destination, the output settings, and delivery.
 
-The bytes go through the one streaming writer (:func:`common.streaming.stream_to_object_storage`): bounded chunks,
-atomic publication, length check, optional gzip, sha256, resume, progress lines.
+The bytes go through the one report writer (:func:`common.report_output.write_report`): bounded chunks, atomic
+publication, length check, optional gzip, sha256, resume, progress lines, and the typed formats.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow_report_provider.common import lineage
 from airflow_report_provider.common.exceptions import ReportValidationError
+from airflow_report_provider.common.output_settings import DEFAULT_ROW_GROUP_SIZE, OutputSettings, check_output_params
 from airflow_report_provider.common.redaction import redact_url
-from airflow_report_provider.common.streaming import (
-    COMPRESSIONS,
-    DEFAULT_CHUNK_SIZE,
-    ByteOpener,
-    stream_to_object_storage,
-)
+from airflow_report_provider.common.report_output import write_report
+from airflow_report_provider.common.sinks import COMPRESSIONS
+from airflow_report_provider.common.sources import DEFAULT_CHUNK_SIZE, ByteOpener
 from airflow_report_provider.operators.arguments import is_runtime_value
 from airflow_report_provider.operators.outcomes import fail_task
 
-TRANSFER_TEMPLATE_FIELDS = ("destination",)
+TRANSFER_TEMPLATE_FIELDS = ("destination", "output_format", "column_types")
 
 
 def _destination_url(destination: Any) -> str:
@@ -66,13 +64,16 @@ def check_destination(destination: Any) -> Any:
         ) from None
 
 
-def destination_for_run(destination: Any) -> Any:
-    """The rendered destination as an ObjectStoragePath, checked before any HTTP call (a bad one fails the task
-    without retries)."""
-    try:
-        return check_destination(destination)
-    except ReportValidationError as exc:
-        raise fail_task(exc) from exc
+class Landing(NamedTuple):
+    """Where and how this run writes: the destination path and the checked output settings."""
+
+    destination: Any
+    settings: OutputSettings
+
+
+def landing_for_run(task: Any) -> Landing:
+    """The task's rendered destination and output settings, checked before any HTTP call."""
+    return task.write_options.landing(task.destination, task.output_format, task.column_types)
 
 
 def given_job_id(task: Any, validate: Any) -> str | None:
@@ -87,10 +88,10 @@ def given_job_id(task: Any, validate: Any) -> str | None:
         raise fail_task(exc) from exc
 
 
-def deliver(task: Any, context: Any, job_id: str, destination: Any) -> dict[str, Any]:
+def deliver(task: Any, context: Any, job_id: str, landing: Landing) -> dict[str, Any]:
     """Download the finished job into the destination; once written, a job the task submitted is consumed (a
     cleared task submits afresh)."""
-    result = lineage.remember(task, task.download(job_id, destination))  # kept on the task for OpenLineage
+    result = lineage.remember(task, task.download(job_id, landing))  # kept on the task for OpenLineage
     if getattr(task, task.api.job_id_field) in (None, ""):
         task.ledger(context).consume()
     return result
@@ -98,24 +99,67 @@ def deliver(task: Any, context: Any, job_id: str, destination: Any) -> dict[str,
 
 @dataclass(frozen=True)
 class WriteOptions:
-    """How a transfer writes: optional gzip, read and write sizes, download attempts, progress lines."""
+    """How a transfer writes (the arguments that are not templated): gzip, read and write sizes, download attempts,
+    progress lines, Parquet compression and row groups, BOM removal."""
 
     compression: str | None = None
     chunk_size: int = DEFAULT_CHUNK_SIZE
     block_size: int | None = None
     max_download_attempts: int = 3
     progress_interval: float = 5.0
+    parquet_compression: str = "zstd"
+    row_group_size: int = DEFAULT_ROW_GROUP_SIZE
+    strip_bom: bool = False
 
     def __post_init__(self) -> None:
         if self.compression is not None and self.compression not in COMPRESSIONS:
             raise ReportValidationError("compression", f"must be one of {', '.join(COMPRESSIONS)} or None", self.compression)
 
-    def write(self, opener: ByteOpener, destination: Any, log: Any, description: str, **extra: Any) -> dict[str, Any]:
-        """Stream the opener's bytes to the destination; the XCom dict (uri, bytes, sha256, ...) plus ``extra``."""
-        result = stream_to_object_storage(
-            opener,
-            destination,
+    def output_settings(self, output_format: Any, column_types: Any, *, at_parse: bool = False) -> OutputSettings | None:
+        """The output settings checked (``ReportValidationError`` naming the field). At parse, values that arrive
+        later are skipped; at execute, pyarrow must be there when the settings need it."""
+        return check_output_params(
+            output_format=output_format,
+            column_types=column_types,
+            parquet_compression=self.parquet_compression,
+            row_group_size=self.row_group_size,
             compression=self.compression,
+            strip_bom=self.strip_bom,
+            at_parse=at_parse,
+            check_dependencies=not at_parse,
+        )
+
+    def landing(self, destination: Any, output_format: Any, column_types: Any) -> Landing:
+        """The rendered destination and output settings, checked before any HTTP call (a bad one fails the task
+        without retries)."""
+        try:
+            settings = self.output_settings(output_format, column_types)
+            assert settings is not None
+            return Landing(check_destination(destination), settings)
+        except ReportValidationError as exc:
+            raise fail_task(exc) from exc
+
+    def write(
+        self,
+        openers: ByteOpener | list[ByteOpener],
+        landing: Landing,
+        log: Any,
+        description: str,
+        *,
+        api: str,
+        source_format: str = "csv",
+        archived: bool = False,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """Land the report at the destination in its output format; the XCom dict (uri, bytes, sha256, rows, ...)
+        plus ``extra``."""
+        result = write_report(
+            openers,
+            landing.destination,
+            landing.settings,
+            api=api,
+            source_format=source_format,
+            archived=archived,
             chunk_size=self.chunk_size,
             block_size=self.block_size,
             max_attempts=self.max_download_attempts,
@@ -123,4 +167,4 @@ class WriteOptions:
             log=log,
             description=description,
         )
-        return {**result.as_xcom(), **extra}
+        return {**result, **extra}

@@ -8,16 +8,19 @@ from typing import TYPE_CHECKING, Any
 from airflow_report_provider.apis.criteo_mpo import validate_report_id
 from airflow_report_provider.common.exceptions import ReportProviderError, ReportValidationError
 from airflow_report_provider.common.states import ReportState
-from airflow_report_provider.common.streaming import DEFAULT_CHUNK_SIZE
+from airflow_report_provider.common.output_settings import DEFAULT_ROW_GROUP_SIZE
+from airflow_report_provider.common.sources import DEFAULT_CHUNK_SIZE
 from airflow_report_provider.operators.arguments import is_runtime_value
 from airflow_report_provider.operators.criteo_mpo import CRITEO_REPORT_FIELDS, CriteoMpoReportOperatorBase
 from airflow_report_provider.operators.outcomes import fail_task
 from airflow_report_provider.transfers.base import (
+    TRANSFER_TEMPLATE_FIELDS,
+    Landing,
     WriteOptions,
     check_destination_syntax,
     deliver,
-    destination_for_run,
     given_job_id,
+    landing_for_run,
 )
 
 if TYPE_CHECKING:
@@ -41,9 +44,15 @@ class CriteoMpoReportToObjectStorageOperator(CriteoMpoReportOperatorBase):
     :param chunk_size: read size of the HTTP body, bytes.
     :param block_size: write block (multipart part) size of the object store, bytes.
     :param max_download_attempts: opens of the download in total (a cut connection resumes with HTTP Range).
+    :param output_format: ``"raw"`` (the bytes as served, default), ``"csv"``, ``"parquet"`` or ``"ndjson"``
+        (typed: Clicks/Displays int64, Cost float64, ``*Id`` strings, Hour/Minute timestamps, others strings).
+    :param column_types: column name -> ``"string"|"int64"|"float64"|"decimal(p,s)"|"date"|"timestamp"``,
+        overriding the default types.
+    :param parquet_compression: ``"zstd"`` (default) or ``"snappy"``.
+    :param row_group_size: rows per Parquet row group.
     """
 
-    template_fields: Sequence[str] = (*CRITEO_REPORT_FIELDS, "criteo_mpo_conn_id", "destination", "report_id")
+    template_fields: Sequence[str] = (*CRITEO_REPORT_FIELDS, "criteo_mpo_conn_id", "report_id", *TRANSFER_TEMPLATE_FIELDS)
     ui_color = "#f7e0c9"
 
     def __init__(
@@ -56,13 +65,22 @@ class CriteoMpoReportToObjectStorageOperator(CriteoMpoReportOperatorBase):
         block_size: int | None = None,
         max_download_attempts: int = 3,
         progress_interval: float = 5.0,
+        output_format: Any = "raw",
+        column_types: Any = None,
+        parquet_compression: str = "zstd",
+        row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.destination = destination
         self.report_id = report_id
-        self.write_options = WriteOptions(compression, chunk_size, block_size, max_download_attempts, progress_interval)
+        self.output_format = output_format
+        self.column_types = column_types
+        self.write_options = WriteOptions(
+            compression, chunk_size, block_size, max_download_attempts, progress_interval, parquet_compression, row_group_size
+        )
         check_destination_syntax(destination)
+        self.write_options.output_settings(output_format, column_types, at_parse=True)
         if report_id is not None:
             if not is_runtime_value(report_id):
                 validate_report_id(report_id)
@@ -72,34 +90,42 @@ class CriteoMpoReportToObjectStorageOperator(CriteoMpoReportOperatorBase):
             self.check_literal_arguments()
 
     def execute(self, context: Context) -> dict[str, Any]:
-        destination = destination_for_run(self.destination)
+        landing = landing_for_run(self)
         report_id = given_job_id(self, validate_report_id)
         if report_id is not None:
-            return deliver(self, context, self.job_wait().until_done(self, self.hook, report_id, "execute_complete"), destination)
+            return deliver(self, context, self.job_wait().until_done(self, self.hook, report_id, "execute_complete"), landing)
         report, window = self.build_report(context)
         self.wait_until_settled(window, "execute_after_settled")
-        return self.submit_and_deliver(context, report, destination)
+        return self.submit_and_deliver(context, report, landing)
 
     def execute_after_settled(self, context: Context, event: Any = None) -> dict[str, Any]:
         report, _ = self.build_report(context)
-        return self.submit_and_deliver(context, report, destination_for_run(self.destination))
+        return self.submit_and_deliver(context, report, landing_for_run(self))
 
-    def submit_and_deliver(self, context: Context, report: Any, destination: Any) -> dict[str, Any]:
+    def submit_and_deliver(self, context: Context, report: Any, landing: Landing) -> dict[str, Any]:
         status = self.submit(context, report)
         if status.state is ReportState.SUCCEEDED:
             self.log.info("Export %s is already Done (cached identical request)", status.job_id)
-        return deliver(self, context, self.wait_until_done(status, "execute_complete"), destination)
+        return deliver(self, context, self.wait_until_done(status, "execute_complete"), landing)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger: download when the export is Done, else fail with its status and code."""
-        destination = destination_for_run(self.destination)
-        return deliver(self, context, self.job_done(event), destination)
+        landing = landing_for_run(self)
+        return deliver(self, context, self.job_done(event), landing)
 
-    def download(self, report_id: str, destination: Any) -> dict[str, Any]:
-        """Stream the export into the destination; the XCom dict."""
+    def download(self, report_id: str, landing: Landing) -> dict[str, Any]:
+        """Stream the export into the destination, converted to the output format while it downloads; the XCom dict."""
         try:
             opener = self.hook.open_download(report_id, self.write_options.chunk_size)
-            return self.write_options.write(opener, destination, self.log, f"Criteo export {report_id}", report_id=report_id)
+            return self.write_options.write(
+                opener,
+                landing,
+                self.log,
+                f"Criteo export {report_id}",
+                api="criteo",
+                source_format=str(self.file_format or "csv"),
+                report_id=report_id,
+            )
         except ReportProviderError as exc:
             raise fail_task(exc) from exc
 

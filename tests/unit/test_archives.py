@@ -14,6 +14,7 @@ from airflow_report_provider.common.archives import (
     inspect_report_file,
     member_name,
     open_report_member,
+    report_members,
     sniff_format,
 )
 from airflow_report_provider.common.exceptions import TransferError
@@ -55,21 +56,32 @@ def test_zip_single_member(tmp_path):
         assert stream.read() == CSV
 
 
-def test_zip_picks_largest_csv(tmp_path):
+def test_zip_parts_are_every_csv_in_name_order(tmp_path):
     path = tmp_path / "report.zip"
     make_zip(
         path,
-        {"readme.txt": b"x" * 100_000, "small.csv": b"a\n1\n", "big.CSV": CSV, "__MACOSX/._big.CSV": b"junk" * 99_999},
+        {
+            "readme.txt": b"x" * 100_000,
+            "part_10.csv": b"a\n10\n",
+            "part_2.CSV": CSV,
+            "part_1.csv": b"a\n1\n",
+            "__MACOSX/._part_1.csv": b"junk" * 99_999,
+        },
     )
-    assert member_name(path) == "big.CSV"
-    with open_report_member(path) as stream:
+    assert report_members(path) == ["part_1.csv", "part_2.CSV", "part_10.csv"]
+    found = inspect_report_file(path)
+    assert found.member == "part_1.csv" and found.size == len(CSV) + 9
+    with open_report_member(path, member="part_2.CSV") as stream:
         assert stream.read() == CSV
+    with pytest.raises(TransferError, match="3 parts"):
+        with open_report_member(path):
+            pass
 
 
-def test_zip_without_csv_picks_largest_file(tmp_path):
+def test_zip_without_csv_takes_every_file(tmp_path):
     path = tmp_path / "report.zip"
-    make_zip(path, {"a.txt": b"1", "b.tsv": CSV})
-    assert member_name(path) == "b.tsv"
+    make_zip(path, {"b.tsv": CSV, "a.txt": b"1"})
+    assert report_members(path) == ["a.txt", "b.tsv"]
 
 
 def test_empty_zip_fails(tmp_path):
@@ -111,7 +123,7 @@ def test_plain(tmp_path):
     path = tmp_path / "report.csv"
     path.write_bytes(CSV)
     assert sniff_format(path) == "plain"
-    assert inspect_report_file(path) == inspect_report_file(path).__class__("plain", "report.csv", len(CSV))
+    assert inspect_report_file(path) == inspect_report_file(path).__class__("plain", "report.csv", len(CSV), ("report.csv",))
     with open_report_member(path) as stream:
         assert stream.read() == CSV
 

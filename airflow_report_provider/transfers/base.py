@@ -13,7 +13,6 @@ from airflow_report_provider.common import lineage
 from airflow_report_provider.common.exceptions import ReportValidationError
 from airflow_report_provider.common.output_settings import DEFAULT_ROW_GROUP_SIZE, OutputSettings, check_output_params
 from airflow_report_provider.common.redaction import redact_url
-from airflow_report_provider.common.report_output import write_report
 from airflow_report_provider.common.sinks import COMPRESSIONS
 from airflow_report_provider.common.sources import DEFAULT_CHUNK_SIZE, ByteOpener
 from airflow_report_provider.operators.arguments import is_runtime_value
@@ -153,6 +152,8 @@ class WriteOptions:
     ) -> dict[str, Any]:
         """Land the report at the destination in its output format; the XCom dict (uri, bytes, sha256, rows, ...)
         plus ``extra``."""
+        from airflow_report_provider.common.report_output import write_report  # the formats load when a task runs
+
         result = write_report(
             openers,
             landing.destination,

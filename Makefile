@@ -16,10 +16,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
-## Run the whole test suite (unit, simulator, hooks, triggers, DAGs with dag.test(), moto S3).
+## Run the whole test suite (unit, simulator, hooks, triggers, DAGs with dag.test(), moto S3), then the real
+## Airflow deployments: standalone (SQLite), and distributed (Celery on the machine's Postgres and Redis).
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not deployment" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not deployment and not distributed" $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -m deployment $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(BIN)/python -m pytest -m distributed $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 ## Start the simulator, run every example DAG end to end, write reports under demo-output/.
 demo: $(STAMP)

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv test demo bench simulator clean
+.PHONY: venv test test-scale demo bench simulator clean
 
 # constraints.txt pins the versions the suite was last run with (Airflow's own practice): no resolver backtracking.
 $(STAMP): pyproject.toml constraints.txt
@@ -23,6 +23,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -m deployment $(PYTEST_ARGS) || [ $$? -eq 5 ]
 	$(BIN)/python -m pytest -m distributed $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
+## 100 mapped transfers on one credential across two Celery workers and two triggerers (5-8 minutes).
+test-scale: $(STAMP)
+	ARP_DISTRIBUTED_SCALE=1 $(BIN)/python -m pytest -m distributed tests/distributed/test_scale.py $(PYTEST_ARGS)
+
 ## Start the simulator, run every example DAG end to end, write reports under demo-output/.
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
@@ -31,6 +35,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_transfer.py
 	$(BIN)/python benchmarks/bench_triggers.py
+	$(BIN)/python benchmarks/bench_shared_limit.py
 
 ## Run the API simulator in the foreground on port 8080.
 simulator: $(STAMP)

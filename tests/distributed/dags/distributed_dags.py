@@ -65,3 +65,13 @@ with DAG("dist_worker_crash", schedule=None, start_date=START, catchup=False, pa
         retry_delay=timedelta(seconds=2),
         **CRITEO,
     )
+
+with DAG("dist_many", schedule=None, start_date=START, catchup=False, params={"file_dir": ""}, tags=["distributed-test"]):
+    # 100 exports on one credential: about 200 reporting calls against Criteo's 40 per minute.
+    CriteoMpoReportToObjectStorageOperator.partial(
+        task_id="criteo",
+        destination="file://{{ params.file_dir }}/many/{{ ti.map_index }}.csv",
+        retries=1,
+        retry_delay=timedelta(seconds=5),
+        **{**CRITEO, "poll_interval": 5, "timeout": 1200},
+    ).expand(advertiser_ids=[[str(5000 + n)] for n in range(100)])

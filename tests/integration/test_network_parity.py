@@ -6,7 +6,6 @@ import gc
 import time
 
 import pytest
-import requests
 
 from airflow_report_provider.apis.criteo_mpo import CriteoReportRequest
 from airflow_report_provider.apis.walmart import WalmartReportRequest
@@ -112,21 +111,23 @@ def test_presigned_blob_download_still_follows_a_redirect(sim, tmp_path, no_env_
 # -- sessions ----------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("hook_class", [CriteoMpoHook, WalmartMarketplaceHook])
 def test_test_connection_closes_its_session(sim, mocker, hook_class):
-    closed = mocker.spy(requests.Session, "close")
     hook = hook_class()
+    closed = mocker.spy(hook.get_conn().session, "close")  # this hook's own session (others may close meanwhile)
     assert hook.test_connection()[0] is True
     assert closed.call_count == 1
-    # The hook stays usable: a later call opens a new session.
-    assert hook.test_connection()[0] is True and closed.call_count == 2
+    # The hook stays usable: a later call opens a new session, closed again.
+    reopened = mocker.spy(hook.get_conn().session, "close")
+    assert hook.test_connection()[0] is True and reopened.call_count == 1
 
 
 def test_hook_session_closes_with_the_hook(sim, mocker):
-    closed = mocker.spy(requests.Session, "close")
     with CriteoMpoHook() as hook:
+        closed = mocker.spy(hook.get_conn().session, "close")
         hook.create_report(REPORT)
     assert closed.call_count == 1
     forgotten = CriteoMpoHook()
     forgotten.create_report(REPORT)
+    dropped = mocker.spy(forgotten.get_conn().session, "close")
     del forgotten
     gc.collect()
-    assert closed.call_count == 2
+    assert dropped.call_count == 1

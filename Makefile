@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv browser test demo bench simulator clean
+.PHONY: venv browser test test-scale demo bench simulator clean
 
 # constraints.txt pins the versions the suite was last run with (Airflow's own practice): no resolver backtracking.
 $(STAMP): pyproject.toml constraints.txt
@@ -25,10 +25,16 @@ browser:
 	      || echo "chromium could not be installed: the browser test will skip"; \
 	  else echo "chromium is missing and apt-get cannot run here: the browser test will skip"; fi; }
 
-## Run the whole test suite (unit, simulator, hooks, triggers, DAGs with dag.test(), moto S3, packaging, browser).
+## Run the whole test suite (unit, simulator, hooks, triggers, DAGs with dag.test(), moto S3, packaging, browser),
+## then the real Airflow deployments: standalone (SQLite), and distributed (Celery on the machine's Postgres and Redis).
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -m "not deployment" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not deployment and not distributed" $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -m deployment $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(BIN)/python -m pytest -m distributed $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+## 100 mapped transfers on one credential across two Celery workers and two triggerers (5-8 minutes).
+test-scale: $(STAMP)
+	ARP_DISTRIBUTED_SCALE=1 $(BIN)/python -m pytest -m distributed tests/distributed/test_scale.py $(PYTEST_ARGS)
 
 ## Start the simulator, run every example DAG end to end, write reports under demo-output/.
 demo: $(STAMP)
@@ -41,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_transfer.py
 	$(BIN)/python benchmarks/bench_triggers.py
 	$(BIN)/python benchmarks/bench_conversion.py
+	$(BIN)/python benchmarks/bench_shared_limit.py
 
 ## Run the API simulator in the foreground on port 8080.
 simulator: $(STAMP)

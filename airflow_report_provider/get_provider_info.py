@@ -19,6 +19,32 @@ _COMMON_FIELDS = {
         "label": "Verify TLS certificates",
         "schema": {"type": ["boolean", "null"], "default": True},
     },
+    "max_retries": {
+        "label": "Max retries",
+        "description": "Retries of a throttled (429) or failed (5xx, cut connection) call (default 5)",
+        "schema": {"type": ["integer", "null"], "minimum": 0},
+    },
+    "retry_base_delay": {
+        "label": "Retry base delay (s)",
+        "description": "First back-off between retries, doubled each time (default 1)",
+        "schema": {"type": ["number", "null"], "minimum": 0},
+    },
+    "retry_max_delay": {
+        "label": "Retry max delay (s)",
+        "description": "Longest wait between retries; a longer wait asked by the API fails the call (default 120)",
+        "schema": {"type": ["number", "null"], "minimum": 0},
+    },
+    "proxy": {
+        "label": "Proxy URL",
+        "description": "HTTP(S) proxy for every call, e.g. http://proxy.internal:3128 (default: HTTPS_PROXY / NO_PROXY)",
+        "schema": {"type": ["string", "null"]},
+    },
+    "rate_limit_storage": {
+        "label": "Shared rate-limit storage",
+        "description": "A storage URL such as redis://redis:6379/2: one rate limit per credential for every process "
+        "of the deployment (default: [report_provider] rate_limit_storage, else per process)",
+        "schema": {"type": ["string", "null"]},
+    },
 }
 
 
@@ -102,6 +128,22 @@ def get_provider_info() -> dict[str, Any]:
                 },
             },
         ],
+        "config": {
+            "report_provider": {
+                "description": "Settings of airflow-report-provider for every connection.",
+                "options": {
+                    "rate_limit_storage": {
+                        "description": "A storage URL (e.g. redis://redis:6379/2) that makes each credential's "
+                        "client-side rate limit one for every process of the deployment. A connection's "
+                        "rate_limit_storage extra takes precedence. Empty: each process limits its own calls.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "redis://redis:6379/2",
+                        "default": "",
+                    },
+                },
+            },
+        },
         "hooks": [
             {"integration-name": "Criteo Marketplace Performance Outcomes", "python-modules": [f"{_PACKAGE}.hooks.criteo_mpo"]},
             {"integration-name": "Walmart Marketplace", "python-modules": [f"{_PACKAGE}.hooks.walmart"]},

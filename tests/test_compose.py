@@ -194,3 +194,15 @@ def test_workers_scale_out(services):
     assert "container_name" not in worker and "ports" not in worker
     for name in LONG_RUNNING_AIRFLOW:
         assert services[name]["restart"] == "always", name
+
+
+def test_same_settings_as_the_distributed_tests(services, airflow_env):
+    """What the distributed tests prove (failover, worker crash, one shared rate limit) is what compose runs."""
+    from tests.distributed.conftest import SHARED_SETTINGS, TRIGGERERS, WORKERS
+
+    for key, value in SHARED_SETTINGS.items():
+        assert airflow_env[key] == value, key
+    assert airflow_env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql+psycopg2://")
+    assert airflow_env["AIRFLOW__REPORT_PROVIDER__RATE_LIMIT_STORAGE"].startswith("redis://redis:6379/")
+    assert services["airflow-worker"]["deploy"]["replicas"] == len(WORKERS)
+    assert services["airflow-triggerer"]["deploy"]["replicas"] == len(TRIGGERERS)

@@ -8,12 +8,14 @@ whoever gets the lock second finds the fresh token and does not fetch again.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Hashable
 
 from airflow_report_provider.common.protocol import AccessToken
+from airflow_report_provider.common.redaction import mask_secret
 
 DEFAULT_REFRESH_MARGIN = 60.0
 
@@ -93,3 +95,53 @@ class TokenCache:
 
 #: The cache every hook and trigger of this process uses.
 TOKEN_CACHE = TokenCache()
+
+
+def _unmask(value: str) -> None:
+    """Take a retired token out of Airflow's masker (its pattern set and compiled expression); no-op elsewhere."""
+    try:
+        from airflow.sdk._shared.secrets_masker import _secrets_masker
+    except Exception:  # pragma: no cover - Airflow missing or another layout
+        return
+    masker = _secrets_masker()
+    patterns = getattr(masker, "patterns", None)
+    pattern = re.escape(value)
+    if not isinstance(patterns, set) or pattern not in patterns:
+        return
+    patterns.discard(pattern)
+    masker.replacer = re.compile("|".join(patterns)) if patterns else None
+
+
+class TokenMasks:
+    """Each credential's current token registered with Airflow's secret masker, and only that one.
+
+    Every new secret adds a pattern to the masker (one regular expression of all of them, run on every log line).
+    A triggerer that lives for weeks refreshes each credential's token many times a day: the token a refresh
+    replaces (never sent again by this process) leaves the masker, so it holds one pattern per credential.
+    """
+
+    def __init__(
+        self, mask: Callable[[str], None] = mask_secret, unmask: Callable[[str], None] = _unmask
+    ) -> None:
+        self._mask, self._unmask = mask, unmask
+        self._current: dict[Hashable, str] = {}
+        self._lock = threading.Lock()
+
+    def register(self, key: Hashable, value: str) -> None:
+        with self._lock:
+            previous = self._current.get(key)
+            if previous == value:
+                return
+            self._current[key] = value
+            in_use = previous is not None and previous in self._current.values()
+        self._mask(value)
+        if previous is not None and not in_use:
+            self._unmask(previous)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._current.clear()
+
+
+#: The masks every transport of this process registers its tokens with.
+TOKEN_MASKS = TokenMasks()

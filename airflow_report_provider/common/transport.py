@@ -27,8 +27,9 @@ from airflow_report_provider.common.protocol import AccessToken, ApiProtocol, Cr
 from airflow_report_provider.common.ratelimit import RATE_LIMITERS, RateLimiter, RateLimiterRegistry
 from airflow_report_provider.common.redaction import mask_secret
 from airflow_report_provider.common.retry import CallPolicy, Decision, RetryPolicy
+from airflow_report_provider.common.shared_ratelimit import SHARED_LIMITS, SharedRateLimit, StoreUnavailable
 from airflow_report_provider.common.streaming import OpenedBody
-from airflow_report_provider.common.tokens import TOKEN_CACHE, TokenCache
+from airflow_report_provider.common.tokens import TOKEN_CACHE, TOKEN_MASKS, TokenCache
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ class _TransportBase:
         retry: RetryPolicy | None = None,
         calls_per_minute: float | None = None,
         verify: bool = True,
+        proxy: str | None = None,
+        rate_limit_storage: str | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         token_cache: TokenCache = TOKEN_CACHE,
         limiters: RateLimiterRegistry = RATE_LIMITERS,
@@ -61,7 +64,13 @@ class _TransportBase:
         self.retry = retry or RetryPolicy()
         rate = protocol.default_calls_per_minute if calls_per_minute is None else calls_per_minute
         self.limiter: RateLimiter = limiters.get((protocol.api_name, *credentials.cache_key), rate)
+        # With a storage URL, one limit for every process of the deployment; the in-process limiter still spaces
+        # this process's calls, takes 429 feedback and stands in while the store is unreachable.
+        self.shared: SharedRateLimit | None = (
+            SHARED_LIMITS.get(rate_limit_storage, (protocol.api_name, *credentials.cache_key), rate) if rate_limit_storage else None
+        )
         self.verify = verify
+        self.proxy = proxy
         self.timeout = timeout
         self.token_cache = token_cache
         self.cache_key = (protocol.api_name, *credentials.token_key)
@@ -75,9 +84,28 @@ class _TransportBase:
         return request.with_headers({"User-Agent": self.user_agent})
 
     def _token_issued(self, token: AccessToken) -> AccessToken:
-        mask_secret(token.value)
+        # The credential's previous token leaves the masker: a long-lived triggerer keeps one pattern per credential.
+        TOKEN_MASKS.register(self.cache_key, token.value)
         metrics.token_refreshed(self.protocol.api_name)
         return token
+
+    def _acquire(self) -> None:
+        """Wait (blocking) for this credential's slot: in-process spacing, then the deployment's shared window."""
+        self.limiter.acquire()
+        if self.shared is not None and self.shared.usable():
+            try:
+                self.shared.acquire()
+            except StoreUnavailable:
+                pass  # the in-process limiter alone (warned once by the shared limit)
+
+    async def _aacquire(self) -> None:
+        """Async form of :meth:`_acquire`: never blocks the event loop."""
+        await self.limiter.aacquire()
+        if self.shared is not None and self.shared.usable():
+            try:
+                await self.shared.aacquire()
+            except StoreUnavailable:
+                pass
 
     def _after(self, request: HttpRequest, decision: Decision, token: str | None, status: int | None) -> None:
         """Book-keeping between attempts: token invalidation, limiter feedback, a log line."""
@@ -124,8 +152,11 @@ class SyncTransport(_TransportBase):
             headers=dict(request.headers),
             timeout=self.timeout,
             verify=self.verify,
+            proxies={"http": self.proxy, "https": self.proxy} if self.proxy else None,
             stream=stream,
-            allow_redirects=True,
+            # A redirect would carry the API's token headers to another host: only unauthenticated calls (the
+            # pre-signed blob download) follow one.
+            allow_redirects=not request.authenticated,
         )
         if stream and 200 <= raw.status_code < 300:
             return HttpResponse(raw.status_code, Headers(raw.headers)), raw
@@ -133,13 +164,15 @@ class SyncTransport(_TransportBase):
         raw.close()
         return HttpResponse(raw.status_code, Headers(raw.headers), body), None
 
-    def _call(self, request: HttpRequest, stream: bool) -> tuple[HttpResponse, requests.Response | None]:
-        policy = CallPolicy(self.protocol, request, self.retry)
+    def _call(
+        self, request: HttpRequest, stream: bool, retry: RetryPolicy | None = None
+    ) -> tuple[HttpResponse, requests.Response | None]:
+        policy = CallPolicy(self.protocol, request, retry or self.retry)
         while True:
             token = self.token() if request.authenticated else None
             prepared = self._prepare(request, token)
             if request.rate_limited:
-                self.limiter.acquire()
+                self._acquire()
             status = None
             try:
                 response, raw = self._send_once(prepared, stream)
@@ -157,9 +190,10 @@ class SyncTransport(_TransportBase):
             if decision.delay:
                 time.sleep(decision.delay)
 
-    def send(self, request: HttpRequest) -> HttpResponse:
-        """Send a call and return its complete answer (retried per :class:`CallPolicy`); raise typed errors."""
-        return self._call(request, stream=False)[0]
+    def send(self, request: HttpRequest, retry: RetryPolicy | None = None) -> HttpResponse:
+        """Send a call and return its complete answer (retried per :class:`CallPolicy` with ``retry``, by default
+        the connection's policy); raise typed errors."""
+        return self._call(request, stream=False, retry=retry)[0]
 
     @contextlib.contextmanager
     def open_stream(self, request: HttpRequest, offset: int = 0, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[OpenedBody]:
@@ -222,7 +256,9 @@ class _LoopSessions:
             entry = self._sessions.get(loop)
             if entry is None or entry[0].closed:
                 connector = aiohttp.TCPConnector(limit=100, limit_per_host=50, ttl_dns_cache=300)
-                entry = self._sessions[loop] = [aiohttp.ClientSession(connector=connector), 0]
+                # trust_env: HTTP(S)_PROXY / NO_PROXY apply as they do for requests.
+                session = aiohttp.ClientSession(connector=connector, trust_env=True)
+                entry = self._sessions[loop] = [session, 0]
             entry[1] += 1
         try:
             yield entry[0]
@@ -300,19 +336,22 @@ class AsyncTransport(_TransportBase):
             headers=dict(request.headers),
             timeout=self._client_timeout(),
             ssl=self.verify,
+            proxy=self.proxy,
+            allow_redirects=not request.authenticated,
         ) as raw:
             body = await raw.read()
             return HttpResponse(raw.status, Headers(raw.headers), body)
 
-    async def send(self, request: HttpRequest) -> HttpResponse:
-        """Send a call and return its complete answer (retried per :class:`CallPolicy`); raise typed errors."""
-        policy = CallPolicy(self.protocol, request, self.retry)
+    async def send(self, request: HttpRequest, retry: RetryPolicy | None = None) -> HttpResponse:
+        """Send a call and return its complete answer (retried per :class:`CallPolicy` with ``retry``, by default
+        the connection's policy); raise typed errors."""
+        policy = CallPolicy(self.protocol, request, retry or self.retry)
         async with SESSIONS.use() as session:
             while True:
                 token = await self.token() if request.authenticated else None
                 prepared = self._prepare(request, token)
                 if request.rate_limited:
-                    await self.limiter.aacquire()
+                    await self._aacquire()
                 status = None
                 try:
                     response = await self._send_once(session, prepared)
@@ -336,7 +375,7 @@ class AsyncTransport(_TransportBase):
             token = await self.token() if request.authenticated else None
             prepared = self._prepare(request, token)
             if request.rate_limited:
-                await self.limiter.aacquire()
+                await self._aacquire()
             received = 0
             try:
                 async with session.request(
@@ -346,6 +385,8 @@ class AsyncTransport(_TransportBase):
                     headers=dict(prepared.headers),
                     timeout=self._client_timeout(),
                     ssl=self.verify,
+                    proxy=self.proxy,
+                    allow_redirects=not request.authenticated,
                 ) as raw:
                     metrics.api_call(self.protocol.api_name, request.endpoint, raw.status)
                     if raw.status >= 300:

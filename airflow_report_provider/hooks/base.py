@@ -7,6 +7,10 @@ and which calls to make; tokens, retries, rate limits and sessions live in ``com
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -17,6 +21,7 @@ from airflow_report_provider.common.protocol import ApiProtocol, Credentials
 from airflow_report_provider.common.retry import RetryPolicy
 from airflow_report_provider.common.states import ReportStatus
 from airflow_report_provider.common.transport import LOOP_TURNS, AsyncTransport, SyncTransport
+from airflow_report_provider.hooks.extras import COMMON_EXTRAS, Parser, parse_extras
 
 
 @dataclass(frozen=True)
@@ -28,10 +33,15 @@ class ConnectionSettings:
     calls_per_minute: float | None = None
     verify: bool = True
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    proxy: str | None = None
+    rate_limit_storage: str | None = None
 
     @classmethod
-    def from_connection(cls, conn: Any, *, default_host: str, conn_id: str) -> ConnectionSettings:
-        extra = _extra_dict(conn, conn_id)
+    def from_connection(
+        cls, conn: Any, *, default_host: str, conn_id: str, api_extras: Mapping[str, Parser] | None = None
+    ) -> ConnectionSettings:
+        """Parse and validate a connection; every error names the field (``connection 'x' extra max_retries``)."""
+        raw_extra = _extra_dict(conn, conn_id)
         host = (conn.host or "").strip() or default_host
         if "://" not in host:
             host = f"https://{host}"
@@ -39,21 +49,24 @@ class ConnectionSettings:
             host = f"{host.rstrip('/')}:{conn.port}"
         if not conn.login or not conn.password:
             raise ReportValidationError(f"connection {conn_id!r}", "needs the client id as login and the client secret as password")
-        rate = extra.get("max_calls_per_minute")
-        try:
-            calls_per_minute = None if rate in (None, "") else float(rate)
-        except (TypeError, ValueError):
-            raise ReportValidationError(f"connection {conn_id!r} extra max_calls_per_minute", "must be a number", rate) from None
+        extra = parse_extras(raw_extra, {**COMMON_EXTRAS, **(api_extras or {})}, conn_id)
+        default = RetryPolicy()
         return cls(
             credentials=Credentials(host=host.rstrip("/"), client_id=conn.login, client_secret=conn.password),
             extra=extra,
-            calls_per_minute=calls_per_minute,
-            verify=_truthy(extra.get("verify_ssl", extra.get("verify", True))),
-            retry=RetryPolicy.from_extra(extra),
+            calls_per_minute=extra.get("max_calls_per_minute"),
+            verify=extra.get("verify_ssl", True),
+            retry=RetryPolicy(
+                max_attempts=extra.get("max_retries", default.max_attempts - 1) + 1,
+                base_delay=extra.get("retry_base_delay", default.base_delay),
+                max_delay=extra.get("retry_max_delay", default.max_delay),
+            ),
+            proxy=extra.get("proxy"),
+            rate_limit_storage=extra.get("rate_limit_storage"),
         )
 
 
-def _extra_dict(conn: Any, conn_id: str) -> dict[str, Any]:
+def _extra_dict(conn: Any, conn_id: str) -> Mapping[str, Any]:
     extra = getattr(conn, "extra_dejson", None)
     if extra is None:
         raw = getattr(conn, "extra", None) or "{}"
@@ -61,13 +74,9 @@ def _extra_dict(conn: Any, conn_id: str) -> dict[str, Any]:
             extra = json.loads(raw)
         except ValueError:
             raise ReportValidationError(f"connection {conn_id!r} extra", "must be a JSON object") from None
-    return dict(extra or {})
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() not in ("false", "0", "no", "off")
-    return bool(value)
+    if not isinstance(extra, Mapping):
+        raise ReportValidationError(f"connection {conn_id!r} extra", "must be a JSON object")
+    return extra
 
 
 class ReportApiHookBase(BaseHook):
@@ -78,6 +87,10 @@ class ReportApiHookBase(BaseHook):
     conn_type: ClassVar[str]
     hook_name: ClassVar[str]
     default_host: ClassVar[str]
+    #: The API's own connection extras (besides :data:`COMMON_EXTRAS`), each with its parser.
+    api_extras: ClassVar[Mapping[str, Parser]] = {}
+    #: The API's job statuses (as it spells them, case-insensitive); any other is warned about once.
+    known_statuses: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -90,7 +103,9 @@ class ReportApiHookBase(BaseHook):
         raise NotImplementedError
 
     def _configure(self, conn: Any) -> ConnectionSettings:
-        self._settings = ConnectionSettings.from_connection(conn, default_host=self.default_host, conn_id=self.conn_id)
+        self._settings = ConnectionSettings.from_connection(
+            conn, default_host=self.default_host, conn_id=self.conn_id, api_extras=self.api_extras
+        )
         self._protocol = self.build_protocol(self._settings)
         return self._settings
 
@@ -100,13 +115,53 @@ class ReportApiHookBase(BaseHook):
             "retry": self._settings.retry,
             "calls_per_minute": self._settings.calls_per_minute,
             "verify": self._settings.verify,
+            "proxy": self._settings.proxy,
+            "rate_limit_storage": self._settings.rate_limit_storage or configured_rate_limit_storage(),
         }
+
+    def checked(self, status: ReportStatus) -> ReportStatus:
+        """``status``, after warning (once per process per API and status) about a status the API does not
+        document: it is treated as not finished yet, so a wait would run to its deadline."""
+        warn_unknown_status(self.hook_name, status.raw_status, self.known_statuses)
+        return status
 
     @property
     def protocol(self) -> ApiProtocol:
         if self._protocol is None:
             raise RuntimeError("the hook's connection has not been loaded yet")
         return self._protocol
+
+
+log = logging.getLogger(__name__)
+
+def configured_rate_limit_storage() -> str | None:
+    """``[report_provider] rate_limit_storage`` from Airflow's configuration (every connection), if set."""
+    try:
+        from airflow.configuration import conf
+
+        value = conf.get("report_provider", "rate_limit_storage", fallback=None)
+    except Exception:
+        return None
+    if not value or not str(value).strip():
+        return None
+    return COMMON_EXTRAS["rate_limit_storage"]("[report_provider] rate_limit_storage", value)
+
+
+_WARNED_STATUSES: set[tuple[str, str]] = set()
+_WARNED_LOCK = threading.Lock()
+
+
+def warn_unknown_status(api: str, raw_status: str, known: frozenset[str]) -> None:
+    """Log a warning the first time this process sees ``raw_status`` from ``api`` when it is not in ``known``."""
+    if not known or raw_status.lower() in known:
+        return
+    with _WARNED_LOCK:
+        if (api, raw_status) in _WARNED_STATUSES:
+            return
+        _WARNED_STATUSES.add((api, raw_status))
+    log.warning(
+        "%s answered a job status this provider does not know: %r; treating it as not finished yet", api, raw_status
+    )
 
 
 class ReportApiHook(ReportApiHookBase):
@@ -124,8 +179,23 @@ class ReportApiHook(ReportApiHookBase):
         """The transport for this connection (created once)."""
         if self._transport is None:
             settings = self._configure(self.get_connection(self.conn_id))
-            self._transport = SyncTransport(self._protocol, settings.credentials, **self._transport_kwargs())  # type: ignore[arg-type]
+            transport = SyncTransport(self._protocol, settings.credentials, **self._transport_kwargs())  # type: ignore[arg-type]
+            # Closed with the hook, or when the hook is garbage-collected without being closed.
+            self._finalizer = weakref.finalize(self, transport.close)
+            self._transport = transport
         return self._transport
+
+    def close(self) -> None:
+        """Close the transport's HTTP session (its pooled connections); a later call opens a new one."""
+        if self._transport is not None:
+            self._finalizer()
+            self._transport = None
+
+    def __enter__(self) -> ReportApiHook:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def transport(self) -> SyncTransport:

@@ -7,26 +7,29 @@ credential per process, a 40 calls/min limiter per credential, retries per :mod:
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Any
 
 from airflow_report_provider.apis.criteo_mpo import (
     CRITEO_DEFAULT_API_VERSION,
     CRITEO_DEFAULT_HOST,
     CriteoMpoProtocol,
+    STATES,
     CriteoReportRequest,
     validate_report_id,
 )
 from airflow_report_provider.common import lineage
-from airflow_report_provider.common.exceptions import RateLimitedError, ServerError, TransportError
+from airflow_report_provider.common.http import HttpRequest
+from airflow_report_provider.common.retry import RetryPolicy
 from airflow_report_provider.common.states import ReportStatus
 from airflow_report_provider.common.streaming import ByteOpener, OpenedBody
 from airflow_report_provider.common.transport import DEFAULT_CHUNK_SIZE
 from airflow_report_provider.hooks.base import ConnectionSettings, ReportApiAsyncHook, ReportApiHook
+from airflow_report_provider.hooks.extras import text
 
-#: How many times a create is re-sent after a throttled or failed attempt. Safe because Criteo answers an
-#: identical request with the export it already made (cached identical requests) instead of a new one.
+#: How many POSTs one create may send in all (throttled or failed attempts included). Re-sending is safe
+#: because Criteo answers an identical request with the export it already made (cached identical requests).
 CREATE_ATTEMPTS = 4
 
 
@@ -43,27 +46,22 @@ class _CriteoMpoConnection:
         version = str(settings.extra.get("api_version") or CRITEO_DEFAULT_API_VERSION)
         return CriteoMpoProtocol(host=settings.credentials.host, api_version=version)
 
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["schema", "port"],
-            "relabeling": {"host": "API base URL", "login": "Client ID", "password": "Client secret"},
-            "placeholders": {"host": CRITEO_DEFAULT_HOST, "extra": '{"api_version": "preview"}'},
-        }
+    api_extras = {"api_version": text}
+    known_statuses = frozenset(STATES)
 
 
-def _create_retry_delay(error: Exception, attempt: int, base: float, report: CriteoReportRequest) -> float | None:
-    """Seconds to wait before re-sending a create, or ``None`` when the error is final.
+def create_call(protocol: CriteoMpoProtocol, report: CriteoReportRequest, retry: RetryPolicy) -> tuple[HttpRequest, RetryPolicy]:
+    """The create POST and its one retry budget (the transport's loop is the only one that re-sends it).
 
     A throttled create was not processed: always safe to send again. After a 5xx or a cut connection the
-    export may exist; only a request with absolute dates is sent again, because Criteo answers an identical
-    request with its cached export. A relative (lookback) window is a new request every time: not re-sent.
+    export may exist; only a request with absolute dates is sent again (marked idempotent), because Criteo
+    answers an identical request with its cached export. A relative (lookback) window is a new request every
+    time: not re-sent. At most :data:`CREATE_ATTEMPTS` POSTs in all, fewer when the connection allows fewer.
     """
-    if isinstance(error, RateLimitedError):
-        return error.retry_after if error.retry_after is not None else base * 2**attempt
-    if isinstance(error, (ServerError, TransportError)) and report.start_date is not None:
-        return base * 2**attempt
-    return None
+    request = protocol.create_request(report)
+    if report.start_date is not None:
+        request = replace(request, idempotent=True)
+    return request, replace(retry, max_attempts=max(1, min(retry.max_attempts, CREATE_ATTEMPTS)))
 
 
 class CriteoMpoHook(_CriteoMpoConnection, ReportApiHook):
@@ -79,22 +77,13 @@ class CriteoMpoHook(_CriteoMpoConnection, ReportApiHook):
     def create_report(self, report: CriteoReportRequest) -> ReportStatus:
         """Submit an export job; an identical earlier request may answer with its (cached) export id."""
         transport = self.get_conn()
-        request = self.protocol.create_request(report)
-        for attempt in range(CREATE_ATTEMPTS):
-            try:
-                return self.protocol.parse_job(transport.send(request))
-            except (RateLimitedError, ServerError, TransportError) as exc:
-                delay = _create_retry_delay(exc, attempt, transport.retry.base_delay, report)
-                if delay is None or attempt + 1 >= CREATE_ATTEMPTS or delay > transport.retry.max_delay:
-                    raise
-                self.log.warning("Creating the export failed (%s); sending the identical request again in %.1f s", exc, delay)
-                time.sleep(delay)
-        raise AssertionError("unreachable")
+        request, retry = create_call(self.protocol, report, transport.retry)  # type: ignore[arg-type]
+        return self.checked(self.protocol.parse_job(transport.send(request, retry=retry)))
 
     def get_report_status(self, report_id: str) -> ReportStatus:
         """The export's current status (Pending, Done, Failure, Expired)."""
         report_id = validate_report_id(report_id)
-        return self.protocol.parse_job(self.get_conn().send(self.protocol.status_request(report_id)))
+        return self.checked(self.protocol.parse_job(self.get_conn().send(self.protocol.status_request(report_id))))
 
     get_job_status = get_report_status
 
@@ -116,11 +105,13 @@ class CriteoMpoHook(_CriteoMpoConnection, ReportApiHook):
             yield from body.chunks
 
     def test_connection(self) -> tuple[bool, str]:
-        """Fetch a token: proves the host and the credentials."""
+        """Fetch a token: proves the host and the credentials (the session is closed afterwards)."""
         try:
             self.get_conn().token()
         except Exception as exc:
             return False, str(exc)
+        finally:
+            self.close()
         return True, "Connection to Criteo succeeded: a token was issued"
 
 
@@ -135,15 +126,16 @@ class CriteoMpoAsyncHook(_CriteoMpoConnection, ReportApiAsyncHook):
         self.criteo_mpo_conn_id = self.conn_id
 
     async def create_report(self, report: CriteoReportRequest) -> ReportStatus:
-        """Submit an export job (not retried by the transport; see :class:`CriteoMpoHook.create_report`)."""
+        """Submit an export job, with the same single retry budget as :meth:`CriteoMpoHook.create_report`."""
         transport = await self.get_transport()
-        return self.protocol.parse_job(await transport.send(self.protocol.create_request(report)))  # type: ignore[attr-defined]
+        request, retry = create_call(self.protocol, report, transport.retry)  # type: ignore[arg-type]
+        return self.checked(self.protocol.parse_job(await transport.send(request, retry=retry)))  # type: ignore[attr-defined]
 
     async def get_report_status(self, report_id: str) -> ReportStatus:
         """The export's current status."""
         report_id = validate_report_id(report_id)
         transport = await self.get_transport()
-        return self.protocol.parse_job(await transport.send(self.protocol.status_request(report_id)))  # type: ignore[attr-defined]
+        return self.checked(self.protocol.parse_job(await transport.send(self.protocol.status_request(report_id))))  # type: ignore[attr-defined]
 
     async def iter_report(self, report_id: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
         """The export's bytes in bounded chunks."""

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from airflow_report_provider.apis.walmart import (
     WALMART_DEFAULT_HOST,
     WALMART_DEFAULT_SERVICE_NAME,
+    REQUEST_STATES,
     WalmartDownloadLink,
     WalmartProtocol,
     WalmartReportRequest,
@@ -30,6 +31,7 @@ from airflow_report_provider.common.states import ReportStatus
 from airflow_report_provider.common.streaming import ByteOpener, OpenedBody
 from airflow_report_provider.common.transport import DEFAULT_CHUNK_SIZE
 from airflow_report_provider.hooks.base import ConnectionSettings, ReportApiAsyncHook, ReportApiHook
+from airflow_report_provider.hooks.extras import text
 
 #: Requests created within this many seconds are reused instead of creating another (one per type per hour).
 REUSE_WINDOW_SECONDS = 3600
@@ -55,13 +57,8 @@ class _WalmartConnection:
             market=extra.get("market") or None,
         )
 
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["schema", "port"],
-            "relabeling": {"host": "API base URL", "login": "Client ID", "password": "Client secret"},
-            "placeholders": {"host": WALMART_DEFAULT_HOST, "extra": '{"service_name": "Walmart Marketplace"}'},
-        }
+    api_extras = {"service_name": text, "channel_type": text, "market": text}
+    known_statuses = frozenset(status.lower() for status in REQUEST_STATES)
 
 
 def _masked(links: list[WalmartDownloadLink]) -> list[WalmartDownloadLink]:
@@ -127,7 +124,7 @@ class WalmartMarketplaceHook(_WalmartConnection, ReportApiHook):
     def get_request_status(self, request_id: str) -> ReportStatus:
         """The request's status (RECEIVED, INPROGRESS, READY, ERROR, ...)."""
         request_id = validate_request_id(request_id)
-        return self.walmart.parse_request(self.get_conn().send(self.walmart.status_request(request_id)))
+        return self.checked(self.walmart.parse_request(self.get_conn().send(self.walmart.status_request(request_id))))
 
     get_job_status = get_request_status
 
@@ -231,6 +228,8 @@ class WalmartMarketplaceHook(_WalmartConnection, ReportApiHook):
             self.get_conn().send(self.walmart.token_detail_request())
         except Exception as exc:
             return False, str(exc)
+        finally:
+            self.close()
         return True, "Connection to Walmart Marketplace succeeded"
 
 
@@ -248,7 +247,7 @@ class WalmartMarketplaceAsyncHook(_WalmartConnection, ReportApiAsyncHook):
         """The request's status."""
         request_id = validate_request_id(request_id)
         transport = await self.get_transport()
-        return self.protocol.parse_request(await transport.send(self.protocol.status_request(request_id)))  # type: ignore[attr-defined]
+        return self.checked(self.protocol.parse_request(await transport.send(self.protocol.status_request(request_id))))  # type: ignore[attr-defined]
 
     async def get_download_links(self, request_id: str) -> list[WalmartDownloadLink]:
         """Fresh pre-signed URL(s) of a READY report."""

@@ -162,6 +162,7 @@ async def serve(request: web.Request) -> web.StreamResponse:
         headers=headers,
         range_support=sim.config.range_support,
         chunk=sim.config.download_chunk_bytes,
+        chunk_delay=sim.config.download_chunk_delay_seconds,
         cut_after=request.get(CUT_AFTER),
         unsatisfiable=lambda n: blob_error(
             416, "InvalidRange", "The range specified is invalid for the current size of the resource."

@@ -49,6 +49,7 @@ class SimulatorConfig:
     # Downloads
     range_support: bool = True
     download_chunk_bytes: int = 64 * 1024
+    download_chunk_delay_seconds: float = 0.0  # wait between body chunks of a download (a slow network)
 
     # Content
     seed: int = 0

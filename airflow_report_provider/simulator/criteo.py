@@ -280,6 +280,7 @@ async def download(request: web.Request) -> web.StreamResponse:
         headers=headers,
         range_support=sim.config.range_support,
         chunk=sim.config.download_chunk_bytes,
+        chunk_delay=sim.config.download_chunk_delay_seconds,
         cut_after=request.get(CUT_AFTER),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 
@@ -42,8 +43,10 @@ async def send_body(
     chunk: int = 65536,
     cut_after: int | None = None,
     unsatisfiable: Callable[[int], web.Response] | None = None,
+    chunk_delay: float = 0.0,
 ) -> web.StreamResponse:
-    """Stream `body` (200, or 206 for a satisfiable Range when `range_support`), optionally cut after N bytes."""
+    """Stream `body` (200, or 206 for a satisfiable Range when `range_support`), optionally cut after N bytes,
+    waiting `chunk_delay` seconds after each chunk (a slow network)."""
     span = parse_range(request.headers.get("Range"), body.length) if range_support else None
     if span == "unsatisfiable":
         refusal = unsatisfiable(body.length) if unsatisfiable is not None else web.Response(status=416)
@@ -65,6 +68,8 @@ async def send_body(
     try:
         for piece in body.iter_range(start, end, max(1024, chunk)):
             await resp.write(piece)
+            if chunk_delay:
+                await asyncio.sleep(chunk_delay)
     except ConnectionError:  # the client went away mid-body: nothing more to do
         return resp
     if cut_after is not None:

@@ -9,6 +9,7 @@ event: ``success``, ``failed``, ``expired``, ``timeout`` or ``error``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
@@ -97,10 +98,33 @@ class ReportJobTrigger(BaseTrigger):
         return TriggerEvent({"status": status.value, "message": message, self.job_id_field: self.job_id, **extra})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until one event; an unexpected failure (a missing connection, a bug) ends in an ``error`` event
+        with a readable message instead of crashing the trigger."""
+        try:
+            async with contextlib.aclosing(self._poll()) as events:  # closed at once: its HTTP session is let go
+                async for event in events:
+                    yield event
+                    return
+        except Exception as exc:  # CancelledError and GeneratorExit are BaseExceptions: they pass through
+            self.log.exception("%s %s: the trigger failed", self.job_id_field, self.job_id)
+            yield self._event(EventStatus.ERROR, unexpected_error_message(self.job_id_field, self.job_id, exc))
+
+    async def _wait(self, seconds: float) -> None:
+        """Sleep between polls (one place, so tests can observe the waits)."""
+        await asyncio.sleep(seconds)
+
+    def _remaining(self) -> float:
+        return self.deadline - time.time()
+
+    async def _poll(self) -> AsyncIterator[TriggerEvent]:
         hook = self.make_hook()
         schedule = self.schedule
-        polls, started = 0, time.monotonic()
+        polls = waits = 0
+        started = time.monotonic()
         async with SESSIONS.use():
+            # The operator has just created or checked the job: the first poll waits the schedule's first delay.
+            await self._wait(max(0.0, min(schedule.delay(waits), self._remaining())))
+            waits += 1
             while True:
                 asked_wait = 0.0  # what a throttled API asked for beyond the transport's own waiting
                 try:
@@ -132,7 +156,7 @@ class ReportJobTrigger(BaseTrigger):
                         yield self._event(event_status, message, raw_status=status.raw_status, polls=polls)
                         return
                     self.log.info("%s %s is %s; polling again", self.job_id_field, self.job_id, status.raw_status)
-                remaining = self.deadline - time.time()
+                remaining = self._remaining()
                 if remaining <= 0:
                     yield self._event(
                         EventStatus.TIMEOUT,
@@ -140,8 +164,17 @@ class ReportJobTrigger(BaseTrigger):
                         f"({time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(self.deadline))})",
                     )
                     return
-                delay = max(schedule.delay(polls - 1 if polls else 0), asked_wait)
-                await asyncio.sleep(min(delay, remaining))
+                delay = max(schedule.delay(waits), asked_wait)
+                waits += 1
+                await self._wait(min(delay, remaining))
+
+
+def unexpected_error_message(job_id_field: str, job_id: str, exc: BaseException, limit: int = 300) -> str:
+    """A one-line account of an unexpected failure: what was being waited for, the error's type and text."""
+    text = " ".join(str(exc).split())
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"waiting for {job_id_field} {job_id} failed: {type(exc).__name__}" + (f": {text}" if text else "")
 
 
 def _is_gone(exc: BaseException) -> bool:

@@ -34,6 +34,11 @@ def sim_config(**overrides: Any) -> SimulatorConfig:
     return SimulatorConfig(**{"walmart_job_seconds": 0, "walmart_rows": 25, "seed": SEED, **overrides})
 
 
+@pytest.fixture(autouse=True)
+def _short_first_poll(short_first_poll: None) -> None:
+    """The examples poll at production intervals: their first poll waits that long (see ``short_first_poll``)."""
+
+
 @pytest.fixture(scope="module")
 def example_dag() -> Any:
     from airflow.dag_processing.dagbag import DagBag

@@ -32,6 +32,11 @@ ASSET_NAME = "criteo_mpo_hourly_report"
 HOUR_RUN = datetime(2026, 11, 23, 5, tzinfo=timezone.utc)
 
 
+@pytest.fixture(autouse=True)
+def _short_first_poll(short_first_poll: None) -> None:
+    """The examples poll at production intervals: their first poll waits that long (see ``short_first_poll``)."""
+
+
 @pytest.fixture(scope="module")
 def example_dags() -> dict[str, Any]:
     """The example DAGs as Airflow parses them (the ``example-dags`` bundle of the test session)."""

@@ -104,6 +104,13 @@ class AirflowDeployment:
         self.logs = home / "component-logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.killed: set[str] = set()
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a component's whole process group (its children too), like a crashed machine."""
+        self.killed.add(name)
+        _signal_group(self.processes[name].pid, signal.SIGKILL)
+        self.processes[name].wait(timeout=10)
 
     # -- lifecycle --------------------------------------------------------------------------------------------
     def migrate(self) -> None:
@@ -116,11 +123,13 @@ class AirflowDeployment:
         if code != 0:
             pytest.fail(f"airflow db migrate exited {code}:\n{tail(log)}")
 
-    def start(self, component: str) -> None:
-        """Start ``airflow <component>`` in a new session (its own process group), logging to a file."""
-        with (self.logs / f"{component}.log").open("wb") as out:
-            self.processes[component] = subprocess.Popen(
-                [sys.executable, "-m", "airflow", component],
+    def start(self, component: str, *args: str, name: str | None = None) -> None:
+        """Start ``airflow <component> <args>`` in a new session (its own process group), logging to a file
+        named after ``name`` (default: the component)."""
+        name = name or component
+        with (self.logs / f"{name}.log").open("wb") as out:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "airflow", *component.split(), *args],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -130,9 +139,9 @@ class AirflowDeployment:
             )
 
     def check_alive(self) -> None:
-        """Fail the test if a component exited."""
+        """Fail the test if a component exited (other than one the test killed)."""
         for name, proc in self.processes.items():
-            if proc.poll() is not None:
+            if name not in self.killed and proc.poll() is not None:
                 pytest.fail(f"airflow {name} exited with {proc.returncode}:\n{tail(self.logs / f'{name}.log')}")
 
     def wait_healthy(self, timeout: float) -> dict[str, Any]:

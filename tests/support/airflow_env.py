@@ -31,6 +31,21 @@ def _fresh_process_state() -> Iterator[None]:
     RATE_LIMITERS.reset()
 
 
+@pytest.fixture
+def short_first_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shorten the APIs' minimum poll intervals (Criteo 5 s, Walmart 60 s) to tenths of a second.
+
+    For DAGs that poll at the production defaults, like the example DAGs: a trigger's first poll waits the
+    schedule's first delay, which would make each Walmart run here a minute long. (dag.test() runs the
+    triggers in this process, so the class attributes patched here are the ones they read.)
+    """
+    from airflow_report_provider.triggers.criteo_mpo import CriteoMpoReportTrigger
+    from airflow_report_provider.triggers.walmart import WalmartReportTrigger
+
+    for trigger in (CriteoMpoReportTrigger, WalmartReportTrigger):
+        monkeypatch.setattr(trigger, "api_min_poll_interval", 0.2)
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """An initialised SQLite metadata DB in the session's throw-away AIRFLOW_HOME."""

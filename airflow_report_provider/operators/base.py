@@ -68,13 +68,13 @@ class ReportJobOperator(BaseOperator):
         """Create (or, where the API allows, reuse) the API's job for ``report`` through the sync hook."""
         raise NotImplementedError
 
-    def on_create_throttled(self, error: RateLimitedError) -> None:
+    def on_create_throttled(self, context: Context, error: RateLimitedError) -> None:
         """Called when a create is throttled for longer than the transport waits; may defer."""
 
     def submit(self, context: Context, report: Any) -> ReportStatus:
         """Reattach to this run's job from an earlier try (same request only), or create one."""
         submitter = JobSubmitter(self.hook, self.ledger(context), self.api.job_id_field, self.log)
-        return submitter.submit(report, self.create_job, self.on_create_throttled)
+        return submitter.submit(report, self.create_job, lambda error: self.on_create_throttled(context, error))
 
     def wait_until_done(self, status: ReportStatus, method_name: str) -> str:
         """The job id once the job is done: at once if it already is, else after deferring or polling."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,26 @@ def _parsed_body(body: Any) -> Any:
         except ValueError:
             return body
     return body
+
+
+class QuotaWaitClock:
+    """When this try first deferred for Walmart's create quota, kept in the task state store (a deferral resumes in
+    a new process): the waits of one try are bounded in total."""
+
+    KEY = "walmart_quota_wait"
+
+    def __init__(self, context: Any) -> None:
+        self.store = context.get("task_state_store")
+        self.try_number = getattr(context.get("ti"), "try_number", None)
+        stored = self.store.get(self.KEY) if self.store is not None else None
+        self.started = stored["started"] if isinstance(stored, dict) and stored.get("try") == self.try_number else None
+
+    def waited(self) -> float:
+        return 0.0 if self.started is None else max(0.0, time.time() - float(self.started))
+
+    def start(self) -> None:
+        if self.started is None and self.store is not None:
+            self.store.set(self.KEY, {"try": self.try_number, "started": time.time()})
 
 
 class WalmartReportOperatorBase(ReportJobOperator):
@@ -130,15 +151,21 @@ class WalmartReportOperatorBase(ReportJobOperator):
         except ReportValidationError as exc:
             raise fail_task(exc) from exc
 
-    def on_create_throttled(self, error: RateLimitedError) -> None:
+    def on_create_throttled(self, context: Context, error: RateLimitedError) -> None:
         """The hourly create quota is spent (by another request of this type): when deferrable, wait for its
-        replenishment in the triggerer (no worker slot, no retry spent), then submit again."""
+        replenishment in the triggerer (no worker slot, no retry spent), then submit again. ``max_quota_wait``
+        bounds the waits of this try in total, not each one."""
         wait = error.retry_after
         limit = self.job_wait().timeout_seconds() if self.max_quota_wait is None else float(self.max_quota_wait)
-        if not self.deferrable or wait is None or wait > limit:
+        clock = QuotaWaitClock(context)
+        waited = clock.waited()
+        if not self.deferrable or wait is None or waited + wait > limit:
+            if waited > 0:
+                self.log.warning("Waited %.0f s for Walmart's create quota in all; not waiting %.0f s more", waited, wait or 0)
             return
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
+        clock.start()
         moment = datetime.now(timezone.utc) + timedelta(seconds=wait + 1)
         self.log.warning("Walmart's one-request-per-type-per-hour quota is spent; waiting until %s to request again", moment)
         self.defer(trigger=DateTimeTrigger(moment=moment), method_name="execute_after_quota")
@@ -163,8 +190,8 @@ class WalmartCreateReportRequestOperator(WalmartReportOperatorBase):
     :param report_type: e.g. ``ITEM``, ``INVENTORY``, ``ITEM_PERFORMANCE`` (free string).
     :param report_version: e.g. ``v4`` (free string).
     :param request_body: optional body: rowFilters, excludeColumns, dataStartTime, dataEndTime, dateGranularity.
-    :param max_quota_wait: when the report type's hourly quota is spent, defer up to this many seconds for it to
-        come back (default: ``timeout``; 0 fails at once and leaves it to Airflow's retries).
+    :param max_quota_wait: when the report type's hourly quota is spent, defer up to this many seconds in all for it
+        to come back (default: ``timeout``; 0 fails at once and leaves it to Airflow's retries).
     :param use_data_interval: fill dataStartTime / dataEndTime of windowed types from the data interval.
     :param walmart_conn_id: the ``walmart_marketplace`` connection.
     :param wait_for_completion: wait until READY before succeeding.

@@ -19,3 +19,16 @@ with DAG("walmart_transfer_after_quota", schedule=None, start_date=datetime(2026
         poll_interval=0.3,
         timeout=120,
     )
+
+with DAG("walmart_transfer_quota_bounded", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timezone.utc), params={"destination": ""}) as walmart_transfer_quota_bounded:
+    WalmartReportToObjectStorageOperator(
+        task_id="transfer",
+        destination="{{ params.destination }}",
+        report_type="ITEM",
+        report_version="v4",
+        request_body={"excludeColumns": ["Shelf Name"]},
+        deferrable=True,
+        poll_interval=0.3,
+        timeout=120,
+        max_quota_wait=10,
+    )

@@ -21,6 +21,7 @@ from airflow_report_provider.common.protocol import ApiProtocol, Credentials
 from airflow_report_provider.common.retry import RetryPolicy
 from airflow_report_provider.common.states import ReportStatus
 from airflow_report_provider.common.transport import LOOP_TURNS, AsyncTransport, SyncTransport
+from airflow_report_provider.hooks.connections import CONNECTION_LOOKUPS
 from airflow_report_provider.hooks.extras import COMMON_EXTRAS, Parser, parse_extras
 
 
@@ -215,13 +216,16 @@ class ReportApiAsyncHook(ReportApiHookBase):
         super().__init__(conn_id, **kwargs)
         self._transport: AsyncTransport | None = None
 
+    async def _lookup_connection(self, conn_id: str) -> Any:
+        # One lookup per loop iteration: lookups of several connections starting together would otherwise run their
+        # (CPU-bound: secrets masking) work in one iteration and stall the triggerer's loop.
+        async with LOOP_TURNS.turn():
+            return await self.aget_connection(conn_id)
+
     async def get_transport(self) -> AsyncTransport:
         """The transport for this connection (the connection is fetched once, asynchronously)."""
         if self._transport is None:
-            # One lookup per loop iteration: hundreds of triggers starting together would otherwise run their
-            # (CPU-bound: secrets masking) lookups in one iteration and stall the triggerer's loop.
-            async with LOOP_TURNS.turn():
-                conn = await self.aget_connection(self.conn_id)
+            conn = await CONNECTION_LOOKUPS.get(self.conn_id, self._lookup_connection)
             settings = self._configure(conn)
             self._transport = AsyncTransport(self._protocol, settings.credentials, **self._transport_kwargs())  # type: ignore[arg-type]
         return self._transport

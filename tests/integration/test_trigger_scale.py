@@ -32,6 +32,7 @@ from airflow_report_provider.simulator.testing import (
     criteo_token,
     walmart_token,
 )
+from airflow_report_provider.hooks.criteo_mpo import CriteoMpoAsyncHook
 from airflow_report_provider.triggers.criteo_mpo import CriteoMpoReportTrigger
 from airflow_report_provider.triggers.walmart import WalmartReportTrigger
 from tests.support.airflow_env import FAST_EXTRA, connection_env
@@ -223,7 +224,7 @@ async def test_100_walmart_triggers_share_one_token_and_stay_under_the_rate_limi
     assert sim.stats.calls["walmart.status"] >= TRIGGERS
 
 
-async def test_triggers_on_many_credentials_fetch_one_token_per_credential(monkeypatch):
+async def test_triggers_on_many_credentials_fetch_one_token_per_credential(monkeypatch, mocker):
     """100 triggers over 25 applications: one token each, every Done seen, and the burst of 25 connection
     lookups and token registrations (each new secret recompiles Airflow's masker) does not stall the loop."""
     credentials = {f"app-{n}": f"secret-of-app-{n}" for n in range(25)}
@@ -241,11 +242,14 @@ async def test_triggers_on_many_credentials_fetch_one_token_per_credential(monke
             CriteoMpoReportTrigger(report_id=report_id, criteo_mpo_conn_id=conn_id, poll_interval=0.5, timeout=30)
             for report_id, conn_id in report_ids
         ]
+        lookups = mocker.spy(CriteoMpoAsyncHook, "_lookup_connection")
         async with LoopWatch() as watch:
             events = await first_events(triggers)
 
         assert [e["status"] for e in events] == ["success"] * TRIGGERS
         assert sim.stats.tokens_issued["criteo"] == len(credentials)
+        # One lookup per connection, shared by the four triggers of each (in a real triggerer, a round trip each).
+        assert sorted(call.args[-1] for call in lookups.call_args_list) == sorted(f"criteo_app_{n}" for n in range(25))
         assert {r.path.rsplit("/", 1)[-1] for r in sim.stats.records("criteo.status")} == {rid for rid, _ in report_ids}
         assert watch.blocking_sleeps == 0
         assert not watch.slow, watch.slow[:3]

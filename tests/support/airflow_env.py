@@ -15,6 +15,7 @@ import pytest
 
 from airflow_report_provider.common.ratelimit import RATE_LIMITERS
 from airflow_report_provider.common.tokens import TOKEN_CACHE
+from airflow_report_provider.hooks.connections import CONNECTION_LOOKUPS
 from airflow_report_provider.simulator import SimulatorConfig, run_simulator
 
 #: Fast timings for tests: jobs finish in about a second, retries back off in tenths of seconds.
@@ -26,9 +27,11 @@ def _fresh_process_state() -> Iterator[None]:
     """Each test starts with no cached token and no rate-limiter history."""
     TOKEN_CACHE.clear()
     RATE_LIMITERS.reset()
+    CONNECTION_LOOKUPS.clear()
     yield
     TOKEN_CACHE.clear()
     RATE_LIMITERS.reset()
+    CONNECTION_LOOKUPS.clear()
 
 
 @pytest.fixture

@@ -1,0 +1,56 @@
+"""Connection lookups of the async hooks, shared by the triggers of one event loop.
+
+In a real triggerer each ``aget_connection`` is a round trip to its supervisor, and hundreds of triggers start
+together (a triggerer restart, a wide mapped task deferring). One lookup per connection id per ``ttl`` seconds
+serves every trigger of the loop that starts meanwhile: 500 triggers on 5 connections make 5 lookups, not 500,
+and no trigger waits behind another connection's lookup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+#: How long a looked-up connection serves new triggers (edits to a connection reach triggers started later).
+CONNECTION_TTL_SECONDS = 10.0
+
+
+class ConnectionLookups:
+    """Per event loop: the latest lookup of each connection id, in flight or done, for ``ttl`` seconds."""
+
+    def __init__(self, ttl: float = CONNECTION_TTL_SECONDS) -> None:
+        self.ttl = ttl
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, tuple[float, asyncio.Future[Any]]]]
+        self._loops = weakref.WeakKeyDictionary()
+        self._guard = threading.Lock()
+
+    async def get(self, conn_id: str, lookup: Callable[[str], Awaitable[Any]]) -> Any:
+        """The connection, from a lookup made (or under way) in the last ``ttl`` seconds, else from ``lookup``."""
+        loop = asyncio.get_running_loop()
+        with self._guard:
+            entries = self._loops.setdefault(loop, {})
+        entry = entries.get(conn_id)
+        if entry is not None and time.monotonic() - entry[0] <= self.ttl:
+            return await asyncio.shield(entry[1])
+        future: asyncio.Future[Any] = loop.create_future()
+        entries[conn_id] = (time.monotonic(), future)
+        try:
+            conn = await lookup(conn_id)
+        except BaseException as exc:
+            entries.pop(conn_id, None)  # a failed lookup is not kept: the next trigger asks again
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody else was waiting
+            raise
+        future.set_result(conn)
+        return conn
+
+    def clear(self) -> None:
+        with self._guard:
+            self._loops.clear()
+
+
+CONNECTION_LOOKUPS = ConnectionLookups()

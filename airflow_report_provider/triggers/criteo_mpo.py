@@ -29,23 +29,8 @@ class CriteoMpoReportTrigger(ReportJobTrigger):
     api_max_poll_interval = 60.0
     default_timeout_seconds = 3600.0
 
-    def __init__(
-        self,
-        report_id: str,
-        criteo_mpo_conn_id: str = "criteo_mpo_default",
-        poll_interval: float | None = None,
-        max_poll_interval: float | None = None,
-        deadline: float | None = None,
-        timeout: float | None = None,
-    ) -> None:
-        super().__init__(
-            job_id=report_id,
-            conn_id=criteo_mpo_conn_id,
-            poll_interval=poll_interval,
-            max_poll_interval=max_poll_interval,
-            deadline=deadline,
-            timeout=timeout,
-        )
+    def __init__(self, report_id: str, criteo_mpo_conn_id: str = "criteo_mpo_default", **wait: Any) -> None:
+        super().__init__(job_id=report_id, conn_id=criteo_mpo_conn_id, **wait)
         self.report_id = report_id
         self.criteo_mpo_conn_id = criteo_mpo_conn_id
 

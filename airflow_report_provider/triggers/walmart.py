@@ -29,23 +29,8 @@ class WalmartReportTrigger(ReportJobTrigger):
     api_max_poll_interval = 300.0
     default_timeout_seconds = 2 * 3600.0
 
-    def __init__(
-        self,
-        request_id: str,
-        walmart_conn_id: str = "walmart_marketplace_default",
-        poll_interval: float | None = None,
-        max_poll_interval: float | None = None,
-        deadline: float | None = None,
-        timeout: float | None = None,
-    ) -> None:
-        super().__init__(
-            job_id=request_id,
-            conn_id=walmart_conn_id,
-            poll_interval=poll_interval,
-            max_poll_interval=max_poll_interval,
-            deadline=deadline,
-            timeout=timeout,
-        )
+    def __init__(self, request_id: str, walmart_conn_id: str = "walmart_marketplace_default", **wait: Any) -> None:
+        super().__init__(job_id=request_id, conn_id=walmart_conn_id, **wait)
         self.request_id = request_id
         self.walmart_conn_id = walmart_conn_id
 

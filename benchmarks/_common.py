@@ -100,6 +100,25 @@ def self_peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def timed_criteo_download(args: Any, conn_id: str, task_id: str, **operator_kwargs: Any) -> tuple[dict[str, Any], float, float]:
+    """The Criteo transfer operator's own download step of ``args.report_id`` into ``args.dest``: its XCom dict,
+    the seconds it took, and this process's peak RSS before it (MiB)."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    from airflow_report_provider.transfers.base import landing_for_run
+    from airflow_report_provider.transfers.criteo_mpo_to_object_storage import CriteoMpoReportToObjectStorageOperator
+
+    operator = CriteoMpoReportToObjectStorageOperator(
+        task_id=task_id, destination=args.dest, report_id=args.report_id, criteo_mpo_conn_id=conn_id, **operator_kwargs
+    )
+    before = self_peak_rss_mib()
+    landing = landing_for_run(operator)
+    started = time.perf_counter()
+    result = operator.download(args.report_id, landing)
+    return result, time.perf_counter() - started, before
+
+
 def self_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime

@@ -38,6 +38,7 @@ from _common import (  # noqa: E402
     print_table,
     run_child,
     self_peak_rss_mib,
+    timed_criteo_download,
     verdict,
 )
 
@@ -56,29 +57,13 @@ TARGET_THROUGHPUT_RATIO = 0.7
 
 def child_operator(args: argparse.Namespace) -> dict[str, Any]:
     """The transfer operator's download step with output_format="parquet"."""
-    import logging
-
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
     import pyarrow.compute  # noqa: F401 - imported before the clock starts, as the baseline's pyarrow imports are
     import pyarrow.csv  # noqa: F401
     import pyarrow.parquet  # noqa: F401
 
-    from airflow_report_provider.transfers.base import landing_for_run
-    from airflow_report_provider.transfers.criteo_mpo_to_object_storage import CriteoMpoReportToObjectStorageOperator
-
-    operator = CriteoMpoReportToObjectStorageOperator(
-        task_id="bench_conversion",
-        destination=args.dest,
-        report_id=args.report_id,
-        file_format="csv",
-        output_format="parquet",
-        criteo_mpo_conn_id=CRITEO_CONN_ID,
+    result, seconds, before = timed_criteo_download(
+        args, CRITEO_CONN_ID, "bench_conversion", file_format="csv", output_format="parquet"
     )
-    before = self_peak_rss_mib()
-    landing = landing_for_run(operator)
-    started = time.perf_counter()
-    result = operator.download(args.report_id, landing)
-    seconds = time.perf_counter() - started
     return {"rows": result["rows"], "source_bytes": result["source_bytes"], "seconds": seconds, "rss_before_mib": before}
 
 

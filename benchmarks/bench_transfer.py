@@ -39,6 +39,7 @@ from _common import (  # noqa: E402
     print_table,
     run_child,
     self_peak_rss_mib,
+    timed_criteo_download,
     verdict,
 )
 
@@ -58,24 +59,8 @@ TARGET_THROUGHPUT_RATIO = 0.8
 
 
 def child_operator(args: argparse.Namespace) -> dict[str, Any]:
-    """The transfer operator's own download step (hook.open_download + write_report)."""
-    import logging
-
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
-    from airflow_report_provider.transfers.base import landing_for_run
-    from airflow_report_provider.transfers.criteo_mpo_to_object_storage import CriteoMpoReportToObjectStorageOperator
-
-    operator = CriteoMpoReportToObjectStorageOperator(
-        task_id="bench_transfer",
-        destination=args.dest,
-        report_id=args.report_id,
-        criteo_mpo_conn_id=CRITEO_CONN_ID,
-    )
-    before = self_peak_rss_mib()
-    landing = landing_for_run(operator)
-    started = time.perf_counter()
-    result = operator.download(args.report_id, landing)
-    seconds = time.perf_counter() - started
+    """The transfer operator's own download step (hook.open_download + the report writer)."""
+    result, seconds, before = timed_criteo_download(args, CRITEO_CONN_ID, "bench_transfer")
     return {"bytes": result["bytes"], "sha256": result["sha256"], "seconds": seconds, "rss_before_mib": before}
 
 

@@ -168,6 +168,8 @@ def test_a_cleared_successful_transfer_submits_a_new_export(airflow_deployment: 
         "POST", f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": {"destination": f"file://{target}"}}
     )["dag_run_id"]
     assert run_to_the_end(airflow, run_id, timeout=120) == "success"
+    # Clear once the scheduler has finished the run too (a clear racing it would be undone by "run succeeded").
+    wait_for("the run to succeed", lambda: airflow.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")["state"] == "success", timeout=60)
     (first_id,) = sim.criteo_jobs.keys()
     assert target.read_bytes() == sim.criteo_report_bytes(first_id)
 

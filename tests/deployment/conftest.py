@@ -107,10 +107,22 @@ class AirflowDeployment:
         self.killed: set[str] = set()
 
     def kill(self, name: str) -> None:
-        """SIGKILL a component's whole process group (its children too), like a crashed machine."""
+        """SIGKILL a component and every process under it, like a crashed machine: its process group and its
+        descendants in groups of their own (Airflow puts each task runner in a process group of its own)."""
         self.killed.add(name)
-        _signal_group(self.processes[name].pid, signal.SIGKILL)
-        self.processes[name].wait(timeout=10)
+        root = self.processes[name]
+        try:
+            descendants = psutil.Process(root.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            descendants = []
+        _signal_group(root.pid, signal.SIGKILL)
+        for proc in descendants:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+        root.wait(timeout=10)
+        psutil.wait_procs(descendants, timeout=10)
 
     # -- lifecycle --------------------------------------------------------------------------------------------
     def migrate(self) -> None:

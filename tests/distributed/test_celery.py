@@ -149,18 +149,20 @@ def test_killed_triggerer_hands_its_triggers_to_the_other(
 
 
 def worker_running(airflow: CeleryDeployment, ti_id: str) -> str | None:
-    """The name of the Celery worker whose process group runs the task instance ``ti_id`` (its task process
-    names the task instance in its title)."""
-    import os
-
+    """The name of the Celery worker running the task instance ``ti_id`` now: the worker above its task runner
+    (titled "airflow worker -- <ti id>"). A pool process that ran an earlier part of the task (before it
+    deferred) keeps a supervisor title naming the task instance, so titles alone do not say where it runs now."""
     import psutil
 
-    groups = {proc.pid: name for name, proc in airflow.processes.items() if name.startswith("worker-")}
+    workers = {proc.pid: name for name, proc in airflow.processes.items() if name.startswith("worker-")}
     for proc in psutil.process_iter():
         try:
-            if ti_id in " ".join(proc.cmdline()) and os.getpgid(proc.pid) in groups:
-                return groups[os.getpgid(proc.pid)]
-        except (psutil.Error, ProcessLookupError):
+            if " ".join(proc.cmdline()).strip() != f"airflow worker -- {ti_id}":
+                continue
+            for parent in proc.parents():
+                if parent.pid in workers:
+                    return workers[parent.pid]
+        except psutil.Error:
             continue
     return None
 

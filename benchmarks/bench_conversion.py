@@ -61,10 +61,8 @@ def child_operator(args: argparse.Namespace) -> dict[str, Any]:
     import pyarrow.csv  # noqa: F401
     import pyarrow.parquet  # noqa: F401
 
-    result, seconds, before = timed_criteo_download(
-        args, CRITEO_CONN_ID, "bench_conversion", file_format="csv", output_format="parquet"
-    )
-    return {"rows": result["rows"], "source_bytes": result["source_bytes"], "seconds": seconds, "rss_before_mib": before}
+    run = timed_criteo_download(args, CRITEO_CONN_ID, "bench_conversion", file_format="csv", output_format="parquet")
+    return {"rows": run.result["rows"], "source_bytes": run.result["source_bytes"], "seconds": run.seconds, "rss_before_mib": run.rss_before_mib}
 
 
 def child_pyarrow(args: argparse.Namespace) -> dict[str, Any]:

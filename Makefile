@@ -46,6 +46,7 @@ bench: $(STAMP)
 	cd benchmarks && ../$(BIN)/python bench_imports.py
 	$(BIN)/python benchmarks/bench_transfer.py
 	$(BIN)/python benchmarks/bench_triggers.py
+	$(BIN)/python benchmarks/bench_triggerer.py
 	$(BIN)/python benchmarks/bench_conversion.py
 	$(BIN)/python benchmarks/bench_shared_limit.py
 

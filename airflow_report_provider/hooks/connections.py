@@ -3,7 +3,8 @@
 In a real triggerer each ``aget_connection`` is a round trip to its supervisor, and hundreds of triggers start
 together (a triggerer restart, a wide mapped task deferring). One lookup per connection id per ``ttl`` seconds
 serves every trigger of the loop that starts meanwhile: 500 triggers on 5 connections make 5 lookups, not 500,
-and no trigger waits behind another connection's lookup.
+and no trigger waits behind another connection's lookup. A trigger starts its lookup when it starts, while it
+waits for its first poll (:meth:`ReportJobTrigger._poll`), so the round trip is hidden behind that wait.
 """
 
 from __future__ import annotations
@@ -35,11 +36,21 @@ class ConnectionLookups:
             entries = self._loops.setdefault(loop, {})
         entry = entries.get(conn_id)
         if entry is not None and time.monotonic() - entry[0] <= self.ttl:
-            return await asyncio.shield(entry[1])
+            try:
+                return await asyncio.shield(entry[1])
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if not entry[1].cancelled() or (current is not None and current.cancelling()):
+                    raise
+                return await self.get(conn_id, lookup)  # the trigger that was looking it up was cancelled: look again
         future: asyncio.Future[Any] = loop.create_future()
         entries[conn_id] = (time.monotonic(), future)
         try:
             conn = await lookup(conn_id)
+        except asyncio.CancelledError:
+            entries.pop(conn_id, None)
+            future.cancel()  # the triggers waiting on it look the connection up themselves
+            raise
         except BaseException as exc:
             entries.pop(conn_id, None)  # a failed lookup is not kept: the next trigger asks again
             future.set_exception(exc)

@@ -123,7 +123,14 @@ class ReportJobTrigger(BaseTrigger):
         started = time.monotonic()
         async with SESSIONS.use():
             # The operator has just created or checked the job: the first poll waits the schedule's first delay.
-            await self._wait(max(0.0, min(schedule.delay(waits), self._remaining())))
+            # The connection is looked up meanwhile: in a triggerer that round trip to the supervisor queues
+            # behind its other work when hundreds of triggers start together.
+            connection = asyncio.ensure_future(hook.get_transport())
+            try:
+                await self._wait(max(0.0, min(schedule.delay(waits), self._remaining())))
+                await connection
+            finally:
+                connection.cancel()  # a no-op once done; stops the lookup when the trigger is cancelled first
             waits += 1
             while True:
                 asked_wait = 0.0  # what a throttled API asked for beyond the transport's own waiting

@@ -1,7 +1,10 @@
-"""Failing well: readable trigger errors, one create retry budget, unknown statuses, first poll, masker size."""
+"""Failing well: readable trigger errors, one create retry budget, unknown statuses, first poll and the connection
+lookup meanwhile, masker size."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 import pytest
@@ -9,6 +12,7 @@ import pytest
 from airflow_report_provider.apis.criteo_mpo import CriteoReportRequest
 from airflow_report_provider.common.exceptions import RateLimitedError, ServerError
 from airflow_report_provider.common.tokens import TOKEN_CACHE
+from airflow_report_provider.hooks.connections import ConnectionLookups
 from airflow_report_provider.hooks.criteo_mpo import CREATE_ATTEMPTS, CriteoMpoAsyncHook, CriteoMpoHook
 from airflow_report_provider.hooks.walmart import WalmartMarketplaceHook
 from airflow_report_provider.triggers.criteo_mpo import CriteoMpoReportTrigger
@@ -68,6 +72,59 @@ async def test_first_poll_waits_the_schedules_first_delay(sim):
     assert event["status"] == "success" and event["polls"] == 1
     (seconds, status_calls_before), *_ = waits
     assert status_calls_before == 0 and seconds >= 0.2 * (1 - trigger.schedule.jitter)
+
+
+async def test_the_connection_is_looked_up_during_the_first_wait_not_after_it(sim, mocker):
+    """In a triggerer the lookup is a round trip to the supervisor that queues behind its other work when many
+    triggers start together: it runs while the trigger waits for its first poll, not after."""
+    report_id = CriteoMpoHook().create_report(ABSOLUTE).job_id
+    sim.stats.reset()
+    trigger = CriteoMpoReportTrigger(report_id=report_id, poll_interval=600, timeout=3600)
+    first_wait = asyncio.Event()
+    real_wait = trigger._wait
+
+    async def observed(seconds: float) -> None:
+        first_wait.set()
+        await real_wait(seconds)
+
+    trigger._wait = observed
+    lookups = mocker.spy(CriteoMpoAsyncHook, "_lookup_connection")
+    running = asyncio.ensure_future(first_event(trigger))
+    try:
+        await asyncio.wait_for(first_wait.wait(), 30)
+        for _ in range(3000):  # the lookup completes while the 600 s first wait is still under way
+            if lookups.call_count and lookups.spy_return is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert lookups.call_count == 1 and lookups.spy_return.conn_id == "criteo_mpo_default"
+        assert not running.done() and sim.stats.calls["criteo.status"] == 0
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+
+async def test_a_cancelled_trigger_does_not_cancel_the_others_waiting_for_its_connection_lookup():
+    lookups = ConnectionLookups()
+    started, release = asyncio.Event(), asyncio.Event()
+    calls: list[str] = []
+
+    async def slow_lookup(conn_id: str) -> str:
+        calls.append(conn_id)
+        started.set()
+        await release.wait()
+        return f"connection {conn_id}"
+
+    leader = asyncio.ensure_future(lookups.get("c", slow_lookup))
+    await started.wait()
+    follower = asyncio.ensure_future(lookups.get("c", slow_lookup))
+    await asyncio.sleep(0)
+    leader.cancel()  # the trigger that started the lookup goes away
+    with contextlib.suppress(asyncio.CancelledError):
+        await leader
+    release.set()
+    assert await asyncio.wait_for(follower, 10) == "connection c"  # looked up again, not cancelled
+    assert calls == ["c", "c"]
 
 
 # -- Criteo create: one retry budget --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ imports, the token and the connection pool are in place and the figures are the 
   operator -> file://   CriteoMpoReportToObjectStorageOperator(report_id=...).download(): the real transfer path
   raw copy              requests ``iter_content`` into a local file (the speed a streaming copy can reach)
   raw copy + sha256     the same, hashing what it reads: the floor for the operator, which hashes by default
+  checksum=None         the operator without its sha256 (the option for CPU-bound workers)
   gzip                  the operator with compression="gzip" against the raw copy through zlib at the same level
   s3:// (moto)          the operator into moto through an ``aws`` connection, against requests into an s3fs file
   in-memory             ``response.content`` then write (Airflow's HttpToS3Operator pattern), at a size it can hold
@@ -58,6 +59,7 @@ RAW_CHUNK = 1024 * 1024
 RAW = "raw copy (requests iter_content)"
 RAW_SHA = "raw copy + sha256 (the floor)"
 OP_FILE = "operator -> file://"
+OP_NOSUM = "operator -> file://, checksum=None"
 RAW_GZIP = "raw copy, gzip (zlib level 6)"
 OP_GZIP = "operator -> file://, gzip"
 RAW_S3 = "raw copy -> s3:// (s3fs, moto)"
@@ -68,8 +70,8 @@ MEMORY = "in-memory (response.content)"
 UNTHROTTLED = {"max_calls_per_minute": 6000}
 TINY_RAW, TINY_FILE, TINY_S3 = "tiny raw copy", "tiny operator -> file://", "tiny operator -> s3://"
 #: Each large run's yardstick (measured in the same run) and the tiny run its RSS growth is measured against.
-YARDSTICKS = [(OP_FILE, RAW), (OP_FILE, RAW_SHA), (OP_GZIP, RAW_GZIP), (OP_S3, RAW_S3)]
-TINY_OF = {RAW: TINY_RAW, RAW_SHA: TINY_RAW, RAW_GZIP: TINY_RAW, RAW_S3: TINY_RAW, MEMORY: TINY_RAW, OP_FILE: TINY_FILE, OP_GZIP: TINY_FILE, OP_S3: TINY_S3}
+YARDSTICKS = [(OP_FILE, RAW), (OP_FILE, RAW_SHA), (OP_NOSUM, RAW), (OP_GZIP, RAW_GZIP), (OP_S3, RAW_S3)]
+TINY_OF = {RAW: TINY_RAW, RAW_SHA: TINY_RAW, RAW_GZIP: TINY_RAW, RAW_S3: TINY_RAW, MEMORY: TINY_RAW, OP_FILE: TINY_FILE, OP_NOSUM: TINY_FILE, OP_GZIP: TINY_FILE, OP_S3: TINY_S3}
 TARGET_RSS_GROWTH_MIB = 64.0
 TARGET_THROUGHPUT_RATIO = 0.9  # operator -> file:// against the raw copy, medians
 TARGET_CPU_RATIO = 2.0  # CPU per GiB, operator -> file:// against the raw copy (sha256 included)
@@ -80,7 +82,9 @@ TARGET_CPU_RATIO = 2.0  # CPU per GiB, operator -> file:// against the raw copy 
 
 def child_operator(args: argparse.Namespace) -> dict[str, Any]:
     """The transfer operator's own download step (hook.open_download + the report writer), after a warm-up."""
-    extra = {"compression": args.compression} if args.compression else {}
+    extra: dict[str, Any] = {"compression": args.compression} if args.compression else {}
+    if args.no_checksum:
+        extra["checksum"] = None
 
     def download() -> Any:
         return timed_criteo_download(
@@ -265,6 +269,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warm-dest", help=argparse.SUPPRESS)
     p.add_argument("--compression", help=argparse.SUPPRESS)
     p.add_argument("--sha256", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--no-checksum", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--release", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -340,6 +345,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
                 plan.append((RAW, "raw", size, copy(size, f"raw-{i}.csv") + warm_raw))
                 plan.append((OP_FILE, "operator", size, operator(size, f"file://{workdir}/op-{i}.csv") + warm_op))
                 plan.append((RAW_SHA, "raw", size, copy(size, f"raw-sha-{i}.csv") + warm_raw + ["--sha256"]))
+                plan.append((OP_NOSUM, "operator", size, operator(size, f"file://{workdir}/op-nosum-{i}.csv") + warm_op + ["--no-checksum"]))
             plan.append((RAW_GZIP, "raw", size, copy(size, "raw.csv.gz") + warm_raw + gzip))
             plan.append((OP_GZIP, "operator", size, operator(size, f"file://{workdir}/op.csv.gz") + warm_op + gzip))
             if moto is not None:
@@ -359,7 +365,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
                 run = run_child(label, argv, env)
                 if run.result["bytes"] != actual[nbytes]:
                     raise RuntimeError(f"{label}: read {run.result['bytes']} bytes, expected {actual[nbytes]}")
-                if "sha256" in run.result and "--compression" not in extra:  # the written bytes against the export's
+                if run.result.get("sha256") and "--compression" not in extra:  # the written bytes against the export's
                     if nbytes not in digests:
                         digests[nbytes] = sha256_of(sim, report_ids[nbytes])
                     if run.result["sha256"] != digests[nbytes]:
@@ -460,11 +466,11 @@ def report(runs: dict[str, list[tuple[ChildRun, int]]], args: argparse.Namespace
             continue
         speed = fig["mib_per_s_median"] / base["mib_per_s_median"]
         cpu = fig["cpu_s_per_gib"] / base["cpu_s_per_gib"]
-        if (label, yardstick) == (OP_FILE, RAW):
+        if yardstick == RAW:
             speed_ok, cpu_ok = speed >= TARGET_THROUGHPUT_RATIO, cpu <= TARGET_CPU_RATIO
             ok &= speed_ok and cpu_ok
             ratio_rows.append([f"throughput, {label} / {yardstick}", f"{speed:.2f}x", f">= {TARGET_THROUGHPUT_RATIO}x", verdict(speed_ok)])
-            ratio_rows.append([f"CPU per GiB, {label} / {yardstick}", f"{cpu:.2f}x", f"<= {TARGET_CPU_RATIO:.0f}x (sha256 included)", verdict(cpu_ok)])
+            ratio_rows.append([f"CPU per GiB, {label} / {yardstick}", f"{cpu:.2f}x", f"<= {TARGET_CPU_RATIO:.0f}x", verdict(cpu_ok)])
         else:
             ratio_rows.append([f"throughput, {label} / {yardstick}", f"{speed:.2f}x", "(info)", ""])
             ratio_rows.append([f"CPU per GiB, {label} / {yardstick}", f"{cpu:.2f}x", "(info)", ""])

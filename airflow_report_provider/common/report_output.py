@@ -48,9 +48,11 @@ __all__ = ["DEFAULT_ROW_GROUP_SIZE", "OutputSettings", "check_output_params", "w
 _LOG = logging.getLogger(__name__)
 
 
-def _open_output(path: ObjectStoragePath, block_size: int | None, settings: OutputSettings, uri: str) -> Output:
+def _open_output(
+    path: ObjectStoragePath, block_size: int | None, settings: OutputSettings, uri: str, checksum: str | None
+) -> Output:
     try:
-        return Output(sink_factory(path, block_size)(), settings.compression, uri)
+        return Output(sink_factory(path, block_size)(), settings.compression, uri, checksum)
     except Exception as exc:
         raise TransferError(f"opening {uri} failed: {type(exc).__name__}: {scrub(str(exc))}") from exc
 
@@ -64,6 +66,7 @@ def _convert(
     source_format: str,
     block_size: int | None,
     t: DownloadState,
+    checksum: str | None,
 ) -> dict[str, Any]:
     uri = public_uri(path)
     started = time.monotonic()
@@ -73,7 +76,7 @@ def _convert(
     try:
         sources = parts()
         while True:
-            output = _open_output(path, block_size, settings, uri)
+            output = _open_output(path, block_size, settings, uri, checksum)
             if settings.output_format == "csv" and source_format == "csv":
                 rows, columns = copy_csv(sources, output, settings, t.chunk_size), None
                 break
@@ -97,7 +100,7 @@ def _convert(
         "uri": uri,
         "bytes": output.written,
         "source_bytes": t.source_bytes,
-        "sha256": output.sha256.hexdigest(),
+        "sha256": output.digest,
         "compression": settings.compression,
         "attempts": t.attempts,
         "seconds": round(time.monotonic() - started, 3),
@@ -124,6 +127,7 @@ def write_report(
     progress_interval: float = 5.0,
     log: logging.Logger | None = None,
     description: str = "report",
+    checksum: str | None = "sha256",
 ) -> dict[str, Any]:
     """Land the report at ``destination`` in ``settings.output_format``; the XCom dict.
 
@@ -147,6 +151,7 @@ def write_report(
         result = stream_to_object_storage(
             openers[0], destination, compression=settings.compression, chunk_size=chunk_size, block_size=block_size,
             max_attempts=max_attempts, progress_interval=progress_interval, log=log, description=description,
+            checksum=checksum,
         )
         return {**result.as_xcom(), "output_format": "raw", "rows": None}
     if settings.typed or settings.column_types or source_format == "json":
@@ -156,7 +161,7 @@ def write_report(
     t = DownloadState(chunk_size, max_attempts, progress_interval, log, description)
     if not archived:
         return _convert(lambda: [streamed_part(o, t) for o in openers], path, settings, api=api,
-                        source_format=source_format, block_size=block_size, t=t)
+                        source_format=source_format, block_size=block_size, t=t, checksum=checksum)
     with tempfile.TemporaryDirectory(prefix="report-spool-") as spool_dir:
         return _convert(lambda: spooled_parts(openers, spool_dir, t), path, settings, api=api,
-                        source_format=source_format, block_size=block_size, t=t)
+                        source_format=source_format, block_size=block_size, t=t, checksum=checksum)

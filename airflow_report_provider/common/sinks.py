@@ -25,9 +25,11 @@ from airflow_report_provider.common.redaction import redact_url
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
-__all__ = ["COMPRESSIONS", "GzipEncoder", "LocalSink", "Output", "RenameSink", "Sink", "TransactionalSink", "scrub"]
+__all__ = ["CHECKSUMS", "COMPRESSIONS", "GzipEncoder", "LocalSink", "Output", "RenameSink", "Sink", "TransactionalSink", "scrub"]
 
 COMPRESSIONS = ("gzip",)
+#: Digests of the written object a transfer can compute while it streams (``None``: none).
+CHECKSUMS = ("sha256",)
 
 
 class GzipEncoder:
@@ -47,6 +49,12 @@ class GzipEncoder:
 
     def flush(self) -> bytes:
         return self._deflate.flush() + struct.pack("<II", self._crc, self._size & 0xFFFFFFFF)
+
+
+def validate_checksum(checksum: str | None) -> str | None:
+    if checksum is not None and checksum not in CHECKSUMS:
+        raise ReportValidationError("checksum", f"must be None or one of {', '.join(CHECKSUMS)}", checksum)
+    return checksum
 
 
 def validate_compression(compression: str | None) -> str | None:
@@ -154,12 +162,12 @@ class RenameSink:
 
 
 class Output:
-    """Bytes on their way into one sink: optional gzip, running sha256 and count."""
+    """Bytes on their way into one sink: optional gzip, a running sha256 (unless ``checksum`` is None), a count."""
 
-    def __init__(self, sink: Sink, compression: str | None, uri: str) -> None:
+    def __init__(self, sink: Sink, compression: str | None, uri: str, checksum: str | None = "sha256") -> None:
         self.sink = sink
         self.uri = uri
-        self.sha256 = hashlib.sha256()
+        self.sha256 = hashlib.sha256() if checksum else None
         self.written = 0
         self._encoder = GzipEncoder() if compression == "gzip" else None
         if self._encoder:
@@ -167,6 +175,11 @@ class Output:
 
     def write(self, data: bytes | memoryview) -> None:
         self._emit(self._encoder.compress(data) if self._encoder else data)
+
+    @property
+    def digest(self) -> str | None:
+        """The hex sha256 of what was written, or None when no checksum was asked for."""
+        return self.sha256.hexdigest() if self.sha256 else None
 
     def publish(self) -> None:
         if self._encoder:
@@ -181,7 +194,8 @@ class Output:
 
     def _emit(self, data: bytes | memoryview) -> None:
         if data:
-            self.sha256.update(data)
+            if self.sha256:
+                self.sha256.update(data)
             self.written += len(data)
             self._guard(self.sink.write, data)
 

@@ -69,7 +69,7 @@ class TransferResult:
     uri: str
     bytes: int
     source_bytes: int
-    sha256: str
+    sha256: str | None  # None when the transfer was asked for no checksum
     compression: str | None
     attempts: int
     seconds: float
@@ -93,6 +93,7 @@ class _Settings:
     description: str
     log: logging.Logger
     progress_interval: float
+    checksum: str | None = "sha256"
 
 
 class _Transfer:
@@ -124,7 +125,7 @@ class _Transfer:
             uri=self.s.uri,
             bytes=self.output.written,
             source_bytes=self.offset,
-            sha256=self.output.sha256.hexdigest(),
+            sha256=self.output.digest,
             compression=self.s.compression,
             attempts=self.attempts,
             seconds=time.monotonic() - started,
@@ -190,7 +191,7 @@ class _Transfer:
             sink = self.new_sink()
         except Exception as exc:
             raise TransferError(f"opening {self.s.uri} failed: {type(exc).__name__}: {scrub(str(exc))}") from exc
-        self.output = Output(sink, self.s.compression, self.s.uri)
+        self.output = Output(sink, self.s.compression, self.s.uri, self.s.checksum)
 
     def _drop_output(self) -> None:
         if self.output is not None:
@@ -252,6 +253,7 @@ def stream_to_object_storage(
     progress_interval: float = 5.0,
     log: logging.Logger | None = None,
     description: str = "report",
+    checksum: str | None = "sha256",
 ) -> TransferResult:
     """Stream the opener's body to ``destination`` atomically; resume cut bodies; return what was published.
 
@@ -259,14 +261,15 @@ def stream_to_object_storage(
     ``compression``: None or ``"gzip"`` (deterministic). ``chunk_size``: largest piece handed to the
     compressor/destination at once (bigger source chunks are sliced without copying). ``block_size``: fsspec
     write block, i.e. the S3 multipart part size (default 8 MiB on S3, fsspec's default elsewhere).
-    ``max_attempts``: opens in total. Raises :class:`TransferError` (or :class:`IncompleteDownloadError`) with
+    ``max_attempts``: opens in total. ``checksum``: ``"sha256"`` (default) or None (no digest: less CPU).
+    Raises :class:`TransferError` (or :class:`IncompleteDownloadError`) with
     nothing published.
     """
     compression = validate_compression(compression)
     path = as_storage_path(destination)
     validate_settings(chunk_size, max_attempts, block_size, path.protocol)
     uri = public_uri(path)
-    settings = _Settings(uri, compression, chunk_size, max_attempts, description, log or _LOG, progress_interval)
+    settings = _Settings(uri, compression, chunk_size, max_attempts, description, log or _LOG, progress_interval, checksum)
     result = _Transfer(opener, sink_factory(path, block_size), settings).run()
     metrics.report_written(path.protocol, result.bytes, result.seconds)
     record_lineage(path)

@@ -13,7 +13,7 @@ from airflow_report_provider.common import lineage
 from airflow_report_provider.common.exceptions import ReportValidationError
 from airflow_report_provider.common.output_settings import DEFAULT_ROW_GROUP_SIZE, OutputSettings, check_output_params
 from airflow_report_provider.common.redaction import redact_url
-from airflow_report_provider.common.sinks import COMPRESSIONS
+from airflow_report_provider.common.sinks import COMPRESSIONS, validate_checksum
 from airflow_report_provider.common.sources import DEFAULT_CHUNK_SIZE, ByteOpener
 from airflow_report_provider.operators.arguments import is_runtime_value
 from airflow_report_provider.operators.outcomes import fail_task
@@ -99,7 +99,7 @@ def deliver(task: Any, context: Any, job_id: str, landing: Landing) -> dict[str,
 @dataclass(frozen=True)
 class WriteOptions:
     """How a transfer writes (the arguments that are not templated): gzip, read and write sizes, download attempts,
-    progress lines, Parquet compression and row groups, BOM removal."""
+    progress lines, Parquet compression and row groups, BOM removal, the checksum of the written object."""
 
     compression: str | None = None
     chunk_size: int = DEFAULT_CHUNK_SIZE
@@ -109,10 +109,12 @@ class WriteOptions:
     parquet_compression: str = "zstd"
     row_group_size: int = DEFAULT_ROW_GROUP_SIZE
     strip_bom: bool = False
+    checksum: str | None = "sha256"
 
     def __post_init__(self) -> None:
         if self.compression is not None and self.compression not in COMPRESSIONS:
             raise ReportValidationError("compression", f"must be one of {', '.join(COMPRESSIONS)} or None", self.compression)
+        validate_checksum(self.checksum)
 
     def output_settings(self, output_format: Any, column_types: Any, *, at_parse: bool = False) -> OutputSettings | None:
         """The output settings checked (``ReportValidationError`` naming the field). At parse, values that arrive
@@ -167,5 +169,6 @@ class WriteOptions:
             progress_interval=self.progress_interval,
             log=log,
             description=description,
+            checksum=self.checksum,
         )
         return {**result, **extra}

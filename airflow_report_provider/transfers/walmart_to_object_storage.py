@@ -50,6 +50,7 @@ class WalmartReportToObjectStorageOperator(WalmartReportOperatorBase):
     :param compression: ``"gzip"`` to compress while streaming.
     :param chunk_size: read size, bytes. :param block_size: object-store write block size, bytes.
     :param max_download_attempts: opens of the download in total (cut connections resume with HTTP Range).
+    :param checksum: ``"sha256"`` (default: the XCom's ``sha256`` of the written object) or ``None`` to skip hashing.
     """
 
     template_fields: Sequence[str] = (*WALMART_REPORT_FIELDS, "walmart_conn_id", "request_id", *TRANSFER_TEMPLATE_FIELDS)
@@ -72,6 +73,7 @@ class WalmartReportToObjectStorageOperator(WalmartReportOperatorBase):
         block_size: int | None = None,
         max_download_attempts: int = 3,
         progress_interval: float = 5.0,
+        checksum: str | None = "sha256",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -84,14 +86,15 @@ class WalmartReportToObjectStorageOperator(WalmartReportOperatorBase):
         self.output_format = "csv" if output_format is None else output_format
         self.column_types = column_types
         self.write_options = WriteOptions(
-            compression,
-            chunk_size,
-            block_size,
-            max_download_attempts,
-            progress_interval,
-            parquet_compression,
-            row_group_size,
-            strip_bom,
+            compression=compression,
+            chunk_size=chunk_size,
+            block_size=block_size,
+            max_download_attempts=max_download_attempts,
+            progress_interval=progress_interval,
+            parquet_compression=parquet_compression,
+            row_group_size=row_group_size,
+            strip_bom=strip_bom,
+            checksum=checksum,
         )
         check_destination_syntax(destination)
         self.write_options.output_settings(self.output_format, column_types, at_parse=True)

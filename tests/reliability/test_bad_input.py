@@ -73,8 +73,18 @@ def test_static_bad_value_is_refused_at_parse_time(operator, kwargs, field):
         (CriteoMpoReportToObjectStorageOperator, {"report_id": "not an id/"}, "report_id"),
         (WalmartReportToObjectStorageOperator, {"report_type": "ITEM", "report_version": "v4", "compression": "zip"}, "compression"),
         (WalmartReportToObjectStorageOperator, {"request_id": "not an id/"}, "request_id"),
+        (CriteoMpoReportToObjectStorageOperator, {"advertiser_ids": ["1"], "checksum": "md5"}, "checksum"),
+        (WalmartReportToObjectStorageOperator, {"report_type": "ITEM", "report_version": "v4", "checksum": "crc"}, "checksum"),
     ],
-    ids=["criteo-compression", "criteo-nothing-to-download", "criteo-report-id", "walmart-compression", "walmart-request-id"],
+    ids=[
+        "criteo-compression",
+        "criteo-nothing-to-download",
+        "criteo-report-id",
+        "walmart-compression",
+        "walmart-request-id",
+        "criteo-checksum",
+        "walmart-checksum",
+    ],
 )
 def test_transfer_only_static_bad_value_is_refused_at_parse_time(operator, kwargs, field):
     with pytest.raises(ReportValidationError) as info:

@@ -151,6 +151,17 @@ def test_ndjson_can_be_gzipped(tmp_path):
     assert len(gzip.decompress(target.read_bytes()).splitlines()) == 2
 
 
+@pytest.mark.parametrize("fmt", ["csv", "ndjson", "raw"])
+def test_checksum_none_writes_the_same_file_without_a_digest(tmp_path, fmt):
+    import hashlib
+
+    _, hashed = land(tmp_path, CSV, fmt=fmt, name="a")
+    target = tmp_path / "b"
+    unhashed = write_report(opener(CSV), f"file://{target}", settings(fmt), api="criteo", checksum=None)
+    assert target.read_bytes() == (tmp_path / "a").read_bytes()
+    assert unhashed["sha256"] is None and hashed["sha256"] == hashlib.sha256(target.read_bytes()).hexdigest()
+
+
 def test_column_types_override_every_type(tmp_path):
     data = b"When,Day,Amount,Units,Ratio,Code\n2026-11-24T10:00:00,2026-11-24,12.30,5,0.25,0012\n,,,,,\n"
     types = {"When": "timestamp", "Day": "date", "Amount": "decimal(10,2)", "Units": "int64", "Ratio": "float64", "Code": "string"}

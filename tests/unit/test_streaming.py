@@ -84,6 +84,18 @@ def test_plain_copy_is_byte_exact(tmp_path):
     assert leftovers(target.parent) == ["report.csv"]
 
 
+@pytest.mark.parametrize("compression", [None, "gzip"])
+def test_no_checksum_lands_the_same_bytes_without_a_digest(tmp_path, compression, mocker):
+    hashed = mocker.spy(hashlib, "sha256")
+    with_digest = stream_to_object_storage(FlakyServer(PAYLOAD), f"file://{tmp_path / 'a'}", compression=compression)
+    without = stream_to_object_storage(FlakyServer(PAYLOAD), f"file://{tmp_path / 'b'}", compression=compression, checksum=None)
+
+    assert (tmp_path / "b").read_bytes() == (tmp_path / "a").read_bytes()
+    assert without.sha256 is None and with_digest.sha256 == hashlib.sha256((tmp_path / "a").read_bytes()).hexdigest()
+    assert hashed.call_count == 2  # the first transfer's digest and the check above: none for the second
+    assert without.bytes == with_digest.bytes and without.source_bytes == len(PAYLOAD)
+
+
 def test_plain_path_and_xcom_dict(tmp_path):
     result = stream_to_object_storage(FlakyServer(b"a,b\n1,2\n"), str(tmp_path / "r.csv"))
 

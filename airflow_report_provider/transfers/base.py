@@ -6,7 +6,8 @@ publication, length check, optional gzip, sha256, resume, progress lines, and th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
 from airflow_report_provider.common import lineage
@@ -110,6 +111,11 @@ class WriteOptions:
     row_group_size: int = DEFAULT_ROW_GROUP_SIZE
     strip_bom: bool = False
     checksum: str | None = "sha256"
+
+    @classmethod
+    def from_arguments(cls, arguments: Mapping[str, Any]) -> WriteOptions:
+        """The write options among a transfer's ``__init__`` arguments (``locals()``), by name."""
+        return cls(**{option.name: arguments[option.name] for option in fields(cls) if option.name in arguments})
 
     def __post_init__(self) -> None:
         if self.compression is not None and self.compression not in COMPRESSIONS:

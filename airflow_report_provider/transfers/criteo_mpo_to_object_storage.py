@@ -79,16 +79,7 @@ class CriteoMpoReportToObjectStorageOperator(CriteoMpoReportOperatorBase):
         self.report_id = report_id
         self.output_format = output_format
         self.column_types = column_types
-        self.write_options = WriteOptions(
-            compression=compression,
-            chunk_size=chunk_size,
-            block_size=block_size,
-            max_download_attempts=max_download_attempts,
-            progress_interval=progress_interval,
-            parquet_compression=parquet_compression,
-            row_group_size=row_group_size,
-            checksum=checksum,
-        )
+        self.write_options = WriteOptions.from_arguments(locals())
         check_destination_syntax(destination)
         self.write_options.output_settings(output_format, column_types, at_parse=True)
         if report_id is not None:

@@ -85,17 +85,7 @@ class WalmartReportToObjectStorageOperator(WalmartReportOperatorBase):
         self.request_id = request_id
         self.output_format = "csv" if output_format is None else output_format
         self.column_types = column_types
-        self.write_options = WriteOptions(
-            compression=compression,
-            chunk_size=chunk_size,
-            block_size=block_size,
-            max_download_attempts=max_download_attempts,
-            progress_interval=progress_interval,
-            parquet_compression=parquet_compression,
-            row_group_size=row_group_size,
-            strip_bom=strip_bom,
-            checksum=checksum,
-        )
+        self.write_options = WriteOptions.from_arguments(locals())
         check_destination_syntax(destination)
         self.write_options.output_settings(self.output_format, column_types, at_parse=True)
         if request_id is not None:

@@ -45,9 +45,7 @@ class ReportJobOperator(BaseOperator):
     @property
     def hook(self) -> Any:
         """The API's sync hook for this try (one hook, one HTTP session, for every call)."""
-        if getattr(self, "_hook", None) is None:
-            self._hook = self.api.hook_class(self.conn_id)
-        return self._hook
+        return self.api.hook_for(self)
 
     def job_wait(self) -> JobWait:
         return JobWait(

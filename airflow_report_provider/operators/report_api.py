@@ -39,6 +39,12 @@ class ReportApi:
     def trigger_class(self) -> type:
         return _load(self.trigger_path)
 
+    def hook_for(self, task: Any) -> Any:
+        """The task's sync hook, made on first use and kept for the try (one HTTP session for all its calls)."""
+        if getattr(task, "_hook", None) is None:
+            task._hook = self.hook_class(getattr(task, self.conn_id_field))
+        return task._hook
+
     def poll_schedule(self, poll_interval: float | None, max_poll_interval: float | None) -> PollSchedule:
         """The adaptive schedule; an explicit ``poll_interval`` always wins."""
         return PollSchedule.for_api(

@@ -57,9 +57,7 @@ class ReportJobSensorBase(BaseSensorOperator):
     @property
     def hook(self) -> Any:
         """The API's sync hook for this try."""
-        if getattr(self, "_hook", None) is None:
-            self._hook = self.api.hook_class(getattr(self, self.api.conn_id_field))
-        return self._hook
+        return self.api.hook_for(self)
 
     def execute(self, context: Context) -> Any:
         try:

@@ -130,7 +130,10 @@ class ReportJobTrigger(BaseTrigger):
                 await self._wait(max(0.0, min(schedule.delay(waits), self._remaining())))
                 await connection
             finally:
-                connection.cancel()  # a no-op once done; stops the lookup when the trigger is cancelled first
+                if not connection.done():
+                    connection.cancel()  # the trigger was cancelled during its first wait
+                elif not connection.cancelled():
+                    connection.exception()  # a failure is raised above, or dropped with the trigger: never "unretrieved"
             waits += 1
             while True:
                 asked_wait = 0.0  # what a throttled API asked for beyond the transport's own waiting

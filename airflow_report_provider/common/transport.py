@@ -326,19 +326,22 @@ class AsyncTransport(_TransportBase):
         connect, read = self.timeout
         return aiohttp.ClientTimeout(total=None, connect=connect, sock_read=read)
 
+    def _request_options(self, request: HttpRequest) -> dict[str, Any]:
+        """``session.request`` options of a call. A redirect would carry the API's token headers to another host:
+        only unauthenticated calls (the pre-signed blob download) follow one."""
+        return {
+            "params": dict(request.params) if request.params else None,
+            "json": request.json,
+            "data": dict(request.form) if request.form else None,
+            "headers": dict(request.headers),
+            "timeout": self._client_timeout(),
+            "ssl": self.verify,
+            "proxy": self.proxy,
+            "allow_redirects": not request.authenticated,
+        }
+
     async def _send_once(self, session: aiohttp.ClientSession, request: HttpRequest) -> HttpResponse:
-        async with session.request(
-            request.method,
-            request.url,
-            params=dict(request.params) if request.params else None,
-            json=request.json,
-            data=dict(request.form) if request.form else None,
-            headers=dict(request.headers),
-            timeout=self._client_timeout(),
-            ssl=self.verify,
-            proxy=self.proxy,
-            allow_redirects=not request.authenticated,
-        ) as raw:
+        async with session.request(request.method, request.url, **self._request_options(request)) as raw:
             body = await raw.read()
             return HttpResponse(raw.status, Headers(raw.headers), body)
 
@@ -378,16 +381,7 @@ class AsyncTransport(_TransportBase):
                 await self._aacquire()
             received = 0
             try:
-                async with session.request(
-                    prepared.method,
-                    prepared.url,
-                    params=dict(prepared.params) if prepared.params else None,
-                    headers=dict(prepared.headers),
-                    timeout=self._client_timeout(),
-                    ssl=self.verify,
-                    proxy=self.proxy,
-                    allow_redirects=not request.authenticated,
-                ) as raw:
+                async with session.request(prepared.method, prepared.url, **self._request_options(prepared)) as raw:
                     metrics.api_call(self.protocol.api_name, request.endpoint, raw.status)
                     if raw.status >= 300:
                         raise self.protocol.error_for(HttpResponse(raw.status, Headers(raw.headers), await raw.read()))

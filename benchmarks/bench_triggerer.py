@@ -122,32 +122,11 @@ def main(argv: list[str] | None = None) -> int:
             for component in COMPONENTS:
                 airflow.start(component)
             airflow.wait_healthy(timeout=120)
-            for k, (client_id, secret) in enumerate(apps.items()):
-                airflow.api(
-                    "POST",
-                    "/api/v2/connections",
-                    json={
-                        "connection_id": f"bench_criteo_{k}",
-                        "conn_type": "criteo_mpo",
-                        "host": sim.url,
-                        "login": client_id,
-                        "password": secret,
-                        "extra": json.dumps({"max_calls_per_minute": 0}),
-                    },
-                )
-
+            add_connections(airflow, sim.url, apps)
             dag_ids = [f"{DAG_ID}_{n:03d}" for n in range(-(-len(jobs) // args.tasks_per_dag))]
-
-            def parsed() -> bool:
-                found = airflow.api("GET", "/api/v2/dags", params={"limit": 1000, "dag_id_pattern": DAG_ID})["dags"]
-                return {d["dag_id"] for d in found} >= set(dag_ids)
-
-            wait_for("the dag-processor to parse every DAG", parsed, timeout=300, interval=1)
+            wait_for("the dag-processor to parse every DAG", lambda: parsed(airflow, dag_ids), timeout=300, interval=1)
             sim.stats.reset()
-            for dag_id in dag_ids:  # unpaused first, then every run at once
-                airflow.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
-            for dag_id in dag_ids:
-                airflow.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None})
+            start_every_run(airflow, dag_ids)
             print(f"{len(jobs)} tasks on {len(apps)} connections: waiting for every trigger's first status call ...", flush=True)
             report_ids = {job["report_id"] for job in jobs}
 
@@ -170,6 +149,33 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 shutil.rmtree(home, ignore_errors=True)
     return report(figures, args)
+
+
+def add_connections(airflow: Any, url: str, apps: dict[str, str]) -> None:
+    """The ``criteo_mpo`` connections, in the metadata database (a lookup is then a round trip to the supervisor)."""
+    for k, (client_id, secret) in enumerate(apps.items()):
+        connection = {
+            "connection_id": f"bench_criteo_{k}",
+            "conn_type": "criteo_mpo",
+            "host": url,
+            "login": client_id,
+            "password": secret,
+            "extra": json.dumps({"max_calls_per_minute": 0}),
+        }
+        airflow.api("POST", "/api/v2/connections", json=connection)
+
+
+def parsed(airflow: Any, dag_ids: list[str]) -> bool:
+    found = airflow.api("GET", "/api/v2/dags", params={"limit": 1000, "dag_id_pattern": DAG_ID})["dags"]
+    return {d["dag_id"] for d in found} >= set(dag_ids)
+
+
+def start_every_run(airflow: Any, dag_ids: list[str]) -> None:
+    """Unpause every DAG first, then start one run of each: the scheduler creates every trigger at once."""
+    for dag_id in dag_ids:
+        airflow.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+    for dag_id in dag_ids:
+        airflow.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None})
 
 
 def measure(airflow: Any, jobs: list[dict[str, str]], first: dict[str, float]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 from airflow_report_provider.common.exceptions import ReportValidationError
 from airflow_report_provider.common.formats import PARQUET_COMPRESSIONS, check_output_format, require_pyarrow
 from airflow_report_provider.common.formats.column_types import check_column_types
-from airflow_report_provider.common.sinks import COMPRESSIONS
+from airflow_report_provider.common.sinks import validate_compression
 
 __all__ = ["DEFAULT_ROW_GROUP_SIZE", "OutputSettings", "check_output_params"]
 
@@ -70,8 +70,7 @@ def check_output_params(
         raise ReportValidationError("parquet_compression", f"must be one of {', '.join(PARQUET_COMPRESSIONS)}", parquet_compression)
     if isinstance(row_group_size, bool) or not isinstance(row_group_size, int) or row_group_size < 1:
         raise ReportValidationError("row_group_size", "must be a positive number of rows", row_group_size)
-    if compression is not None and compression not in COMPRESSIONS:
-        raise ReportValidationError("compression", f"must be one of {', '.join(COMPRESSIONS)} or None", compression)
+    compression = validate_compression(compression)
     if compression is not None and fmt == "parquet":
         raise ReportValidationError("compression", "must be None for parquet (use parquet_compression)", compression)
     settings = OutputSettings(fmt, types, codec, row_group_size, compression, strip_bom)

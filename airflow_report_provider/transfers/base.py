@@ -14,7 +14,7 @@ from airflow_report_provider.common import lineage
 from airflow_report_provider.common.exceptions import ReportValidationError
 from airflow_report_provider.common.output_settings import DEFAULT_ROW_GROUP_SIZE, OutputSettings, check_output_params
 from airflow_report_provider.common.redaction import redact_url
-from airflow_report_provider.common.sinks import COMPRESSIONS, validate_checksum
+from airflow_report_provider.common.sinks import validate_checksum, validate_compression
 from airflow_report_provider.common.sources import DEFAULT_CHUNK_SIZE, ByteOpener
 from airflow_report_provider.operators.arguments import is_runtime_value
 from airflow_report_provider.operators.outcomes import fail_task
@@ -118,8 +118,7 @@ class WriteOptions:
         return cls(**{option.name: arguments[option.name] for option in fields(cls) if option.name in arguments})
 
     def __post_init__(self) -> None:
-        if self.compression is not None and self.compression not in COMPRESSIONS:
-            raise ReportValidationError("compression", f"must be one of {', '.join(COMPRESSIONS)} or None", self.compression)
+        object.__setattr__(self, "compression", validate_compression(self.compression))
         validate_checksum(self.checksum)
 
     def output_settings(self, output_format: Any, column_types: Any, *, at_parse: bool = False) -> OutputSettings | None:

@@ -5,21 +5,18 @@ that it runs ``SCALE`` times faster than the wall clock. The simulator enforces 
 (simulated) minute per credential, so its one-minute window lasts ``60 / SCALE`` real seconds; the connection's
 ``max_calls_per_minute`` is 38 calls per simulated minute, expressed in real time (``38 * SCALE``). Polling is
 scaled the same way. 100 triggers polling at once ask for far more than one window allows, so without the
-shared limiter the simulator would answer 429; with it: no 429, one token, every Done seen, and the event loop
-never blocked: no blocking ``time.sleep`` on the loop's thread, and no callback or loop stall anywhere near a
-second (asyncio debug mode reports slow callbacks; a ticker records the loop's lag). These are outcomes and loose
-bounds that only a real regression (a blocking wait or blocking I/O in the loop) crosses; the loop's actual lag
-on a given machine is a figure for ``benchmarks/bench_triggers.py``, not an assertion.
+shared limiter the simulator would answer 429; with it: no 429, one token, every Done seen, and no blocking
+``time.sleep`` on the loop's thread. These are outcomes; the loop's lag on a given machine is a figure for
+``benchmarks/bench_triggers.py``, not an assertion.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -42,7 +39,6 @@ SCALE = 20.0  # simulated seconds per real second
 LIMIT = 40  # simulator: calls per simulated minute per credential (Criteo's documented reporting limit)
 CLIENT_LIMIT = 38  # connection: calls per simulated minute, slightly under the limit
 JOB_SECONDS = 60.0  # simulated: jobs are Done 3 real seconds after creation
-MAX_LAG = 2.0  # seconds: a blocking wait or sync I/O in the loop crosses it; a busy shared machine does not
 
 
 class TimeWarp:
@@ -89,19 +85,14 @@ def limited_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 class LoopWatch:
-    """asyncio debug mode (slow callbacks logged) plus a ticker task measuring how late the loop wakes it."""
+    """Counts ``time.sleep`` calls made on the loop's own thread; a ticker task records how late the loop wakes it
+    (figures only: the lag is ``benchmarks/bench_triggers.py``'s to report, not a test's to bound)."""
 
     def __init__(self, period: float = 0.01) -> None:
         self.period = period
         self.lags: list[float] = []
-        self.slow: list[str] = []
         self.blocking_sleeps = 0  # time.sleep calls made on the loop's own thread
         self._task: asyncio.Task[None] | None = None
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if message.startswith("Executing"):
-            self.slow.append(message)
 
     async def _tick(self) -> None:
         loop = asyncio.get_running_loop()
@@ -111,12 +102,6 @@ class LoopWatch:
             self.lags.append(loop.time() - started - self.period)
 
     async def __aenter__(self) -> LoopWatch:
-        loop = asyncio.get_running_loop()
-        self._debug = loop.get_debug()
-        loop.set_debug(True)
-        loop.slow_callback_duration = MAX_LAG
-        self._handler = _CallbackHandler(self.emit)
-        logging.getLogger("asyncio").addHandler(self._handler)
         self._task = asyncio.create_task(self._tick())
         loop_thread, real_sleep = threading.get_ident(), time.sleep
 
@@ -137,17 +122,6 @@ class LoopWatch:
             await self._task
         except asyncio.CancelledError:
             pass
-        logging.getLogger("asyncio").removeHandler(self._handler)
-        asyncio.get_running_loop().set_debug(self._debug)
-
-
-class _CallbackHandler(logging.Handler):
-    def __init__(self, callback: Callable[[logging.LogRecord], None]) -> None:
-        super().__init__(logging.WARNING)
-        self.callback = callback
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.callback(record)
 
 
 async def first_events(triggers: list[Any]) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv browser test test-scale demo bench simulator clean
+.PHONY: venv browser test test-compat constraints test-scale demo bench simulator clean
 
 # constraints.txt pins the versions the suite was last run with (Airflow's own practice): no resolver backtracking.
 $(STAMP): pyproject.toml constraints.txt
@@ -32,6 +32,17 @@ test: $(STAMP) browser
 	$(BIN)/python -m pytest -m deployment $(PYTEST_ARGS) || [ $$? -eq 5 ]
 	$(BIN)/python -m pytest -m distributed $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
+## The compatibility matrix: one virtualenv per supported Airflow minor (2.11, 3.0, 3.1, 3.2, 3.3; uv builds each in
+## seconds), the provider's wheel installed there with constraints/airflow-<minor>.txt, and tests/compat run in each.
+## COMPAT_MINORS="3.1 3.2" runs some.
+COMPAT_MINORS ?=
+test-compat: $(STAMP)
+	$(BIN)/python scripts/test_compat.py $(COMPAT_MINORS) --pytest-args="$(PYTEST_ARGS)"
+
+## Re-make constraints/airflow-<minor>.txt (needs the package index; see scripts/make_constraints.py).
+constraints: $(STAMP)
+	$(BIN)/python scripts/make_constraints.py
+
 ## 100 mapped transfers on one credential across two Celery workers and two triggerers (5-8 minutes).
 test-scale: $(STAMP)
 	ARP_DISTRIBUTED_SCALE=1 $(BIN)/python -m pytest -m distributed tests/distributed/test_scale.py $(PYTEST_ARGS)
@@ -55,4 +66,4 @@ simulator: $(STAMP)
 	$(BIN)/python -m airflow_report_provider.simulator --port 8080
 
 clean:
-	rm -rf $(VENV) .airflow-home demo-output .pytest_cache
+	rm -rf $(VENV) .compat .airflow-home demo-output .pytest_cache

@@ -6,46 +6,10 @@ from typing import Any
 
 from airflow_report_provider import __version__
 from airflow_report_provider.common.lineage import ASSET_SCHEMES
+from airflow_report_provider.hooks.forms import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 
 _PACKAGE = "airflow_report_provider"
 
-_COMMON_FIELDS = {
-    "max_calls_per_minute": {
-        "label": "Max calls per minute",
-        "description": "Client-side rate limit for this credential (0 = none; default: the API's documented rate)",
-        "schema": {"type": ["number", "null"]},
-    },
-    "verify_ssl": {
-        "label": "Verify TLS certificates",
-        "schema": {"type": ["boolean", "null"], "default": True},
-    },
-    "max_retries": {
-        "label": "Max retries",
-        "description": "Retries of a throttled (429) or failed (5xx, cut connection) call (default 5)",
-        "schema": {"type": ["integer", "null"], "minimum": 0},
-    },
-    "retry_base_delay": {
-        "label": "Retry base delay (s)",
-        "description": "First back-off between retries, doubled each time (default 1)",
-        "schema": {"type": ["number", "null"], "minimum": 0},
-    },
-    "retry_max_delay": {
-        "label": "Retry max delay (s)",
-        "description": "Longest wait between retries; a longer wait asked by the API fails the call (default 120)",
-        "schema": {"type": ["number", "null"], "minimum": 0},
-    },
-    "proxy": {
-        "label": "Proxy URL",
-        "description": "HTTP(S) proxy for every call, e.g. http://proxy.internal:3128 (default: HTTPS_PROXY / NO_PROXY)",
-        "schema": {"type": ["string", "null"]},
-    },
-    "rate_limit_storage": {
-        "label": "Shared rate-limit storage",
-        "description": "A storage URL such as redis://redis:6379/2: one rate limit per credential for every process "
-        "of the deployment (default: [report_provider] rate_limit_storage, else per process)",
-        "schema": {"type": ["string", "null"]},
-    },
-}
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -73,59 +37,15 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": "criteo_mpo",
                 "hook-class-name": f"{_PACKAGE}.hooks.criteo_mpo.CriteoMpoHook",
                 "hook-name": "Criteo MPO",
-                "conn-fields": {
-                    "api_version": {
-                        "label": "API version",
-                        "description": "preview (default), experimental, or a dated version such as 2027-01",
-                        "schema": {"type": ["string", "null"], "default": "preview"},
-                    },
-                    **_COMMON_FIELDS,
-                },
-                "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port"],
-                    "relabeling": {"host": "API base URL", "login": "Client ID", "password": "Client secret"},
-                    "placeholders": {
-                        "host": "https://api.criteo.com",
-                        "login": "your Criteo application's client id",
-                        "password": "your Criteo application's client secret",
-                    },
-                },
+                "conn-fields": CONN_FIELDS["criteo_mpo"],
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR["criteo_mpo"],
             },
             {
                 "connection-type": "walmart_marketplace",
                 "hook-class-name": f"{_PACKAGE}.hooks.walmart.WalmartMarketplaceHook",
                 "hook-name": "Walmart Marketplace",
-                "conn-fields": {
-                    "service_name": {
-                        "label": "Service name (WM_SVC.NAME)",
-                        "schema": {"type": ["string", "null"], "default": "Walmart Marketplace"},
-                    },
-                    "channel_type": {
-                        "label": "Channel type (WM_CONSUMER.CHANNEL.TYPE)",
-                        "description": "For solution providers; leave empty otherwise",
-                        "schema": {"type": ["string", "null"]},
-                    },
-                    "market": {
-                        "label": "Market (WM_MARKET)",
-                        "description": "us, ca, mx or cl; leave empty for the US marketplace",
-                        "schema": {
-                            "type": ["string", "null"],
-                            "enum": [None, "us", "ca", "mx", "cl"],
-                            # The UI labels each choice through values_display; the empty one is keyed "null".
-                            "values_display": {"null": "US (default)", "us": "US", "ca": "Canada", "mx": "Mexico", "cl": "Chile"},
-                        },
-                    },
-                    **_COMMON_FIELDS,
-                },
-                "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port"],
-                    "relabeling": {"host": "API base URL", "login": "Client ID", "password": "Client secret"},
-                    "placeholders": {
-                        "host": "https://marketplace.walmartapis.com",
-                        "login": "your Walmart Marketplace client id",
-                        "password": "your Walmart Marketplace client secret",
-                    },
-                },
+                "conn-fields": CONN_FIELDS["walmart_marketplace"],
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR["walmart_marketplace"],
             },
         ],
         "config": {

@@ -21,16 +21,23 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from airflow.sdk import DAG, Asset, CronDataIntervalTimetable
-
 from airflow_report_provider.transfers.criteo_mpo_to_object_storage import CriteoMpoReportToObjectStorageOperator
+
+try:  # Airflow 3
+    from airflow.sdk import DAG, Asset, CronDataIntervalTimetable
+
+    CRITEO_MPO_HOURLY_REPORT = Asset(name="criteo_mpo_hourly_report", uri="reports://criteo_mpo/hourly")
+except ImportError:  # Airflow 2.11: the same DAG under Airflow 2's names (an Asset was a Dataset)
+    from airflow import DAG
+    from airflow.datasets import Dataset
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    CRITEO_MPO_HOURLY_REPORT = Dataset("reports://criteo_mpo/hourly")
 
 #: Base URL of every report written by the example DAGs (templated: read when the task runs).
 REPORTS_DESTINATION = "{{ var.value.get('reports_destination', 'file:///tmp/airflow-reports') }}"
 #: Partitions are named after the interval's start in UTC: stable whatever the DAG's time zone, no DST ambiguity.
 PARTITION = "dt={{ data_interval_start | ds }}/hour={{ data_interval_start.strftime('%H') }}"
-
-CRITEO_MPO_HOURLY_REPORT = Asset(name="criteo_mpo_hourly_report", uri="reports://criteo_mpo/hourly")
 
 with DAG(
     dag_id="criteo_mpo_hourly",

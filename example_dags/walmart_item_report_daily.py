@@ -17,9 +17,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from airflow.sdk import DAG, CronDataIntervalTimetable
-
 from airflow_report_provider.transfers.walmart_to_object_storage import WalmartReportToObjectStorageOperator
+
+try:  # Airflow 3
+    from airflow.sdk import DAG, CronDataIntervalTimetable
+except ImportError:  # Airflow 2.11
+    from airflow import DAG
+    from airflow.timetables.interval import CronDataIntervalTimetable
 
 REPORTS_DESTINATION = "{{ var.value.get('reports_destination', 'file:///tmp/airflow-reports') }}"
 

@@ -13,7 +13,7 @@ from airflow_report_provider.common.sinks import LocalSink, RenameSink, Sink, Tr
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
-    from airflow.sdk import ObjectStoragePath
+    from airflow_report_provider.compat import ObjectStoragePath
 
 __all__ = ["S3_BLOCK_SIZE", "TRANSACTIONAL_PROTOCOLS", "as_storage_path", "public_uri", "record_lineage", "sink_factory"]
 
@@ -31,7 +31,7 @@ _LOG = logging.getLogger(__name__)
 
 
 def as_storage_path(destination: str | os.PathLike[str] | ObjectStoragePath) -> ObjectStoragePath:
-    from airflow.sdk import ObjectStoragePath
+    from airflow_report_provider.compat import ObjectStoragePath
 
     if isinstance(destination, ObjectStoragePath):
         if destination.protocol:
@@ -45,9 +45,12 @@ def as_storage_path(destination: str | os.PathLike[str] | ObjectStoragePath) -> 
 
 def public_uri(path: ObjectStoragePath) -> str:
     """The destination URL as ObjectStoragePath prints it (``s3://conn_id@bucket/key``), never with a secret."""
+    from airflow_report_provider.compat import storage_conn_id
+
     text = str(path)
-    if path.conn_id and ":" in path.conn_id:  # a "user:password@" typed into the URL, not a connection id
-        text = text.replace(f"{path.conn_id}@", "", 1)
+    conn_id = storage_conn_id(path)
+    if conn_id and ":" in conn_id:  # a "user:password@" typed into the URL, not a connection id
+        text = text.replace(f"{conn_id}@", "", 1)
     return text
 
 
@@ -84,7 +87,7 @@ def validate_settings(chunk_size: int, max_attempts: int, block_size: int | None
 def record_lineage(path: ObjectStoragePath) -> None:
     """Tell Airflow's hook lineage collector about the written asset, as ObjectStoragePath.open would."""
     try:
-        from airflow.sdk.lineage import get_hook_lineage_collector
+        from airflow_report_provider.compat import get_hook_lineage_collector
 
         from airflow_report_provider.common.lineage import storage_uri
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 try:  # An Airflow task that raises AirflowException-compatible errors is rendered nicely in the UI.
-    from airflow.exceptions import AirflowException as _Base
+    from airflow_report_provider.compat import AirflowException as _Base
 except Exception:  # pragma: no cover - the protocol layer must also work without Airflow
     _Base = Exception
 

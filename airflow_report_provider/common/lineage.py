@@ -230,7 +230,7 @@ def asset_to_openlineage(asset: Any, lineage_context: Any = None) -> Any:
 def record_hook_input(hook: Any, name: str) -> None:
     """Tell Airflow's hook lineage collector that ``hook`` reads the report ``name`` (best effort)."""
     try:
-        from airflow.sdk.lineage import get_hook_lineage_collector
+        from airflow_report_provider.compat import get_hook_lineage_collector
 
         protocol = hook.protocol
         get_hook_lineage_collector().add_input_asset(context=hook, uri=report_asset_uri(protocol.api_name, protocol.host, name))

@@ -48,9 +48,9 @@ def _endpoint(endpoint: str) -> str:
 
 
 def _stats() -> Any:
-    from airflow.sdk.observability import stats
+    from airflow_report_provider.compat import Stats
 
-    return stats
+    return Stats
 
 
 def _emit(kind: str, name: str, value: Any, tags: dict[str, str]) -> None:

@@ -20,10 +20,7 @@ def mask_secret(value: str | None) -> None:
     if not value:
         return
     try:
-        from airflow.sdk.log import mask_secret as _mask
-    except Exception:  # pragma: no cover - Airflow missing or too old
-        try:
-            from airflow.sdk.execution_time.secrets_masker import mask_secret as _mask  # type: ignore
-        except Exception:
-            return
+        from airflow_report_provider.compat import mask_secret as _mask
+    except Exception:  # pragma: no cover - Airflow missing
+        return
     _mask(value)

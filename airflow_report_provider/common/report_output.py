@@ -41,7 +41,7 @@ from airflow_report_provider.common.sources import DEFAULT_CHUNK_SIZE, ByteOpene
 from airflow_report_provider.common.streaming import stream_to_object_storage
 
 if TYPE_CHECKING:
-    from airflow.sdk import ObjectStoragePath
+    from airflow_report_provider.compat import ObjectStoragePath
 
 __all__ = ["DEFAULT_ROW_GROUP_SIZE", "OutputSettings", "check_output_params", "write_report"]
 

@@ -41,7 +41,7 @@ from airflow_report_provider.common.sources import (
 )
 
 if TYPE_CHECKING:
-    from airflow.sdk import ObjectStoragePath
+    from airflow_report_provider.compat import ObjectStoragePath
 
 __all__ = [
     "COMPRESSIONS",

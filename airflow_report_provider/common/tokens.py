@@ -100,10 +100,10 @@ TOKEN_CACHE = TokenCache()
 def _unmask(value: str) -> None:
     """Take a retired token out of Airflow's masker (its pattern set and compiled expression); no-op elsewhere."""
     try:
-        from airflow.sdk._shared.secrets_masker import _secrets_masker
-    except Exception:  # pragma: no cover - Airflow missing or another layout
+        from airflow_report_provider.compat import secrets_masker
+    except Exception:  # pragma: no cover - Airflow missing
         return
-    masker = _secrets_masker()
+    masker = secrets_masker()
     patterns = getattr(masker, "patterns", None)
     pattern = re.escape(value)
     if not isinstance(patterns, set) or pattern not in patterns:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from airflow.sdk import BaseHook
+from airflow_report_provider.compat import BaseHook, aget_connection, conf
 
 from airflow_report_provider.common.exceptions import ReportValidationError
 from airflow_report_provider.common.protocol import ApiProtocol, Credentials
@@ -138,8 +138,6 @@ log = logging.getLogger(__name__)
 def configured_rate_limit_storage() -> str | None:
     """``[report_provider] rate_limit_storage`` from Airflow's configuration (every connection), if set."""
     try:
-        from airflow.configuration import conf
-
         value = conf.get("report_provider", "rate_limit_storage", fallback=None)
     except Exception:
         return None
@@ -220,7 +218,7 @@ class ReportApiAsyncHook(ReportApiHookBase):
         # One lookup per loop iteration: lookups of several connections starting together would otherwise run their
         # (CPU-bound: secrets masking) work in one iteration and stall the triggerer's loop.
         async with LOOP_TURNS.turn():
-            return await self.aget_connection(conn_id)
+            return await aget_connection(self, conn_id)
 
     async def get_transport(self) -> AsyncTransport:
         """The transport for this connection (the connection is fetched once, asynchronously)."""

@@ -27,6 +27,7 @@ from airflow_report_provider.common.streaming import ByteOpener, OpenedBody
 from airflow_report_provider.common.transport import DEFAULT_CHUNK_SIZE
 from airflow_report_provider.hooks.base import ConnectionSettings, ReportApiAsyncHook, ReportApiHook
 from airflow_report_provider.hooks.extras import text
+from airflow_report_provider.hooks.forms import connection_form
 
 #: How many POSTs one create may send in all (throttled or failed attempts included). Re-sending is safe
 #: because Criteo answers an identical request with the export it already made (cached identical requests).
@@ -69,6 +70,9 @@ class CriteoMpoHook(_CriteoMpoConnection, ReportApiHook):
 
     :param criteo_mpo_conn_id: a ``criteo_mpo`` connection (host, client id as login, client secret as password).
     """
+
+    # The connection form for Airflow before 3.2 (later ones read the provider info): hooks/forms.py.
+    get_connection_form_widgets, get_ui_field_behaviour = connection_form("criteo_mpo")
 
     def __init__(self, criteo_mpo_conn_id: str = "criteo_mpo_default", **kwargs: Any) -> None:
         super().__init__(criteo_mpo_conn_id, **kwargs)

@@ -32,6 +32,7 @@ from airflow_report_provider.common.streaming import ByteOpener, OpenedBody
 from airflow_report_provider.common.transport import DEFAULT_CHUNK_SIZE
 from airflow_report_provider.hooks.base import ConnectionSettings, ReportApiAsyncHook, ReportApiHook
 from airflow_report_provider.hooks.extras import text
+from airflow_report_provider.hooks.forms import connection_form
 
 #: Requests created within this many seconds are reused instead of creating another (one per type per hour).
 REUSE_WINDOW_SECONDS = 3600
@@ -77,6 +78,9 @@ class WalmartMarketplaceHook(_WalmartConnection, ReportApiHook):
 
     :param walmart_conn_id: a ``walmart_marketplace`` connection (host, client id as login, secret as password).
     """
+
+    # The connection form for Airflow before 3.2 (later ones read the provider info): hooks/forms.py.
+    get_connection_form_widgets, get_ui_field_behaviour = connection_form("walmart_marketplace")
 
     def __init__(self, walmart_conn_id: str = "walmart_marketplace_default", **kwargs: Any) -> None:
         super().__init__(walmart_conn_id, **kwargs)

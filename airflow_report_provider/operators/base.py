@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseOperator, conf
+from airflow_report_provider.compat import BaseOperator, conf
 
 from airflow_report_provider.common.exceptions import RateLimitedError
 from airflow_report_provider.common.states import ReportState, ReportStatus
@@ -20,7 +20,7 @@ from airflow_report_provider.operators.submission import JobSubmitter, request_f
 from airflow_report_provider.operators.waiting import JobWait
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow_report_provider.compat import Context
 
 
 def default_deferrable() -> bool:

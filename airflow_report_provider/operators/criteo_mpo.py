@@ -18,7 +18,7 @@ from airflow_report_provider.operators.report_api import CRITEO_MPO
 from airflow_report_provider.operators.waiting import seconds
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow_report_provider.compat import Context
 
 #: Window used when neither a lookback, explicit bounds nor a data interval is available (manual runs).
 FALLBACK_LOOKBACK_MINUTES = 60
@@ -139,7 +139,7 @@ class CriteoMpoReportOperatorBase(ReportJobOperator):
         moment = window.settles_at(self.data_latency)
         self.log.info("Window %s closes its data latency at %s; waiting %.0f s before submitting", window, moment, wait)
         if self.deferrable:
-            from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+            from airflow_report_provider.compat import DateTimeTrigger
 
             self.defer(trigger=DateTimeTrigger(moment=moment), method_name=resume_method)
         time.sleep(wait)

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_report_provider.compat import task_state_store
+
 
 @dataclass(frozen=True)
 class JobRecord:
@@ -40,7 +42,7 @@ class JobLedger:
     """Read, write and consume this task instance's job record."""
 
     def __init__(self, context: Any, key: str, log: Any) -> None:
-        self.store = context.get("task_state_store")
+        self.store = task_state_store(context)
         dag_run = context.get("dag_run")
         self.clear_number: int = int(getattr(dag_run, "clear_number", 0) or 0)
         self.key = key

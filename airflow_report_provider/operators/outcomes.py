@@ -10,7 +10,7 @@ from airflow_report_provider.common.states import EVENT_STATUS_FOR_STATE, EventS
 
 def fail_task(error: BaseException) -> BaseException:
     """Turn a non-retryable provider error into ``AirflowFailException`` so Airflow does not retry it."""
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow_report_provider.compat import AirflowFailException
 
     if isinstance(error, ReportProviderError) and not error.retryable:
         failure = AirflowFailException(str(error))

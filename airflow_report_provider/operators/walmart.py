@@ -17,13 +17,14 @@ from airflow_report_provider.common.windows import (
     walmart_window_body,
     window_from_interval,
 )
+from airflow_report_provider.compat import task_state_store
 from airflow_report_provider.operators.arguments import check_at_parse, known_at_parse
 from airflow_report_provider.operators.base import ReportJobOperator, default_deferrable
 from airflow_report_provider.operators.outcomes import fail_task
 from airflow_report_provider.operators.report_api import WALMART
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow_report_provider.compat import Context
 
 WALMART_REPORT_FIELDS: Sequence[str] = ("report_type", "report_version", "request_body")
 
@@ -49,7 +50,7 @@ class QuotaWaitClock:
     KEY = "walmart_quota_wait"
 
     def __init__(self, context: Any) -> None:
-        self.store = context.get("task_state_store")
+        self.store = task_state_store(context)
         self.try_number = getattr(context.get("ti"), "try_number", None)
         stored = self.store.get(self.KEY) if self.store is not None else None
         self.started = stored["started"] if isinstance(stored, dict) and stored.get("try") == self.try_number else None
@@ -163,7 +164,7 @@ class WalmartReportOperatorBase(ReportJobOperator):
             if waited > 0:
                 self.log.warning("Waited %.0f s for Walmart's create quota in all; not waiting %.0f s more", waited, wait or 0)
             return
-        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+        from airflow_report_provider.compat import DateTimeTrigger
 
         clock.start()
         moment = datetime.now(timezone.utc) + timedelta(seconds=wait + 1)

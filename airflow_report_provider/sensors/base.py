@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseSensorOperator
+from airflow_report_provider.compat import BaseSensorOperator
 
 from airflow_report_provider.common.exceptions import RateLimitedError, ReportProviderError
 from airflow_report_provider.common.states import EventStatus, ReportState
@@ -14,7 +14,7 @@ from airflow_report_provider.operators.report_api import ReportApi
 from airflow_report_provider.operators.waiting import JobWait
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow_report_provider.compat import Context
 
 
 class ReportJobSensorBase(BaseSensorOperator):
@@ -99,7 +99,7 @@ class ReportJobSensorBase(BaseSensorOperator):
         """Resume after the trigger; fail unless the job is done (a timeout is a sensor timeout: ``soft_fail``
         skips the task, and it is not retried)."""
         if event and event.get("status") == EventStatus.TIMEOUT.value:
-            from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
+            from airflow_report_provider.compat import AirflowSensorTimeout, AirflowSkipException
 
             if self.soft_fail:
                 raise AirflowSkipException(event.get("message", "sensor timed out"))

@@ -41,7 +41,7 @@ def _destination_url(destination: Any) -> str:
 def check_destination_syntax(destination: Any) -> None:
     """Parse-time check of a literal destination: no connection lookup, no filesystem (ObjectStoragePath would
     build one). Templates, XComArgs and ObjectStoragePaths are checked at execute time."""
-    from airflow.sdk import ObjectStoragePath
+    from airflow_report_provider.compat import ObjectStoragePath
 
     if not is_runtime_value(destination) and not isinstance(destination, ObjectStoragePath):
         _destination_url(destination)
@@ -49,7 +49,7 @@ def check_destination_syntax(destination: Any) -> None:
 
 def check_destination(destination: Any) -> Any:
     """An ObjectStoragePath for ``destination`` (execute time: this looks up the storage connection)."""
-    from airflow.sdk import ObjectStoragePath
+    from airflow_report_provider.compat import ObjectStoragePath
 
     if isinstance(destination, ObjectStoragePath):
         if str(destination).endswith("/"):

@@ -24,7 +24,7 @@ from airflow_report_provider.transfers.base import (
 )
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow_report_provider.compat import Context
 
 
 class CriteoMpoReportToObjectStorageOperator(CriteoMpoReportOperatorBase):

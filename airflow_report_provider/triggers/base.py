@@ -9,12 +9,11 @@ event: ``success``, ``failed``, ``expired``, ``timeout`` or ``error``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow_report_provider.compat import BaseTrigger, TriggerEvent
 
 from airflow_report_provider.common import metrics
 from airflow_report_provider.common.exceptions import (
@@ -99,15 +98,17 @@ class ReportJobTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until one event; an unexpected failure (a missing connection, a bug) ends in an ``error`` event
-        with a readable message instead of crashing the trigger."""
+        with a readable message instead of crashing the trigger.
+
+        The polling is a coroutine, finished (its HTTP session let go) before the event is yielded: whoever stops
+        iterating after the first event (the triggerer, ``dag.test()``) leaves no generator with work to undo.
+        """
         try:
-            async with contextlib.aclosing(self._poll()) as events:  # closed at once: its HTTP session is let go
-                async for event in events:
-                    yield event
-                    return
-        except Exception as exc:  # CancelledError and GeneratorExit are BaseExceptions: they pass through
+            event = await self._poll()
+        except Exception as exc:  # CancelledError is a BaseException: it passes through
             self.log.exception("%s %s: the trigger failed", self.job_id_field, self.job_id)
-            yield self._event(EventStatus.ERROR, unexpected_error_message(self.job_id_field, self.job_id, exc))
+            event = self._event(EventStatus.ERROR, unexpected_error_message(self.job_id_field, self.job_id, exc))
+        yield event
 
     async def _wait(self, seconds: float) -> None:
         """Sleep between polls (one place, so tests can observe the waits)."""
@@ -116,7 +117,8 @@ class ReportJobTrigger(BaseTrigger):
     def _remaining(self) -> float:
         return self.deadline - time.time()
 
-    async def _poll(self) -> AsyncIterator[TriggerEvent]:
+    async def _poll(self) -> TriggerEvent:
+        """The job's one event: terminal status, gone, error or timeout."""
         hook = self.make_hook()
         schedule = self.schedule
         polls = waits = 0
@@ -142,19 +144,17 @@ class ReportJobTrigger(BaseTrigger):
                 except (TransportError, ApiError) as exc:
                     if isinstance(exc, ApiError) and not exc.retryable or _is_gone(exc):
                         expired = isinstance(exc, ReportExpiredError)
-                        yield self._event(
+                        return self._event(
                             EventStatus.EXPIRED if expired else EventStatus.ERROR,
                             str(exc),
                             code=getattr(exc, "code", None),
                             retryable=exc.retryable,
                         )
-                        return
                     if isinstance(exc, RateLimitedError) and exc.retry_after:
                         asked_wait = exc.retry_after
                     self.log.warning("%s %s: status check failed (%s); will poll again", self.job_id_field, self.job_id, exc)
                 except ReportProviderError as exc:
-                    yield self._event(EventStatus.ERROR, str(exc))
-                    return
+                    return self._event(EventStatus.ERROR, str(exc))
                 else:
                     polls += 1
                     if status.state.is_terminal:
@@ -163,17 +163,15 @@ class ReportJobTrigger(BaseTrigger):
                         message = f"{self.job_id_field} {self.job_id} is {status.raw_status}"
                         if status.message:
                             message += f": {status.message}"
-                        yield self._event(event_status, message, raw_status=status.raw_status, polls=polls)
-                        return
+                        return self._event(event_status, message, raw_status=status.raw_status, polls=polls)
                     self.log.info("%s %s is %s; polling again", self.job_id_field, self.job_id, status.raw_status)
                 remaining = self._remaining()
                 if remaining <= 0:
-                    yield self._event(
+                    return self._event(
                         EventStatus.TIMEOUT,
                         f"{self.job_id_field} {self.job_id} was not ready before the deadline "
                         f"({time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(self.deadline))})",
                     )
-                    return
                 delay = max(schedule.delay(waits), asked_wait)
                 waits += 1
                 await self._wait(min(delay, remaining))

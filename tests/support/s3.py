@@ -24,7 +24,10 @@ _KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 def _forget_cached_store(conn_id: str) -> None:
     """ObjectStoragePath caches one filesystem per (protocol, conn id) for the process: drop ours."""
-    from airflow.sdk.io import store
+    try:
+        from airflow.sdk.io import store
+    except ImportError:  # Airflow 2.11
+        from airflow.io import store
 
     for protocol in ("s3", "s3a", "s3n"):
         store._STORE_CACHE.pop(f"{protocol}-{conn_id}", None)

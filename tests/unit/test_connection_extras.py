@@ -108,9 +108,18 @@ def test_good_extras_are_parsed():
     assert settings.rate_limit_storage == "redis://127.0.0.1:6379/2"
 
 
-@pytest.mark.parametrize("hook", [CriteoMpoHook, CriteoMpoAsyncHook, WalmartMarketplaceHook, WalmartMarketplaceAsyncHook])
-def test_no_deprecated_ui_field_behaviour(hook):
-    """The form comes from the provider info's conn-fields / ui-field-behaviour only (BaseHook's empty default)."""
-    from airflow.sdk import BaseHook
+@pytest.mark.parametrize("hook", [CriteoMpoHook, WalmartMarketplaceHook])
+def test_hook_forms_and_provider_info_declare_the_same_fields(hook):
+    """Airflow before 3.2 builds the form from the hook, later ones from the provider info: the same fields."""
+    from airflow_report_provider.get_provider_info import get_provider_info
 
-    assert hook.get_ui_field_behaviour.__func__ is BaseHook.get_ui_field_behaviour.__func__
+    info = {c["connection-type"]: c for c in get_provider_info()["connection-types"]}[hook.conn_type]
+    widgets = hook.get_connection_form_widgets()
+    assert set(widgets) == set(info["conn-fields"])
+    for name, field in info["conn-fields"].items():
+        assert widgets[name].args[0] == field["label"]
+    assert widgets["verify_ssl"].field_class.__name__ == "BooleanField"
+    assert widgets["max_retries"].field_class.__name__ == "IntegerField"
+    behaviour = hook.get_ui_field_behaviour()
+    assert behaviour == {key.replace("-", "_"): value for key, value in info["ui-field-behaviour"].items()}
+    assert behaviour["relabeling"]["password"] == "Client secret"

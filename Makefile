@@ -61,9 +61,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_conversion.py
 	$(BIN)/python benchmarks/bench_shared_limit.py
 
-## Run the API simulator in the foreground on port 8080.
+## Run the API simulator in the foreground on port 8090 (Airflow's api-server keeps 8080).
 simulator: $(STAMP)
-	$(BIN)/python -m airflow_report_provider.simulator --port 8080
+	$(BIN)/python -m airflow_report_provider.simulator --port 8090
 
 clean:
 	rm -rf $(VENV) .compat .airflow-home demo-output .pytest_cache

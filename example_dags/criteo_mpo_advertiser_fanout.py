@@ -40,7 +40,7 @@ with DAG(
         metrics=["Clicks", "Displays", "Cost"],
         destination=(
             f"{REPORTS_DESTINATION}/criteo_mpo_fanout/advertiser={{{{ task.advertiser_ids | join('-') }}}}"
-            "/dt={{ data_interval_start | ds }}/hour={{ data_interval_start.strftime('%H') }}/report.csv"
+            "/dt={{ data_interval_start | ds }}/utc_hour={{ data_interval_start.strftime('%H') }}/report.csv"
         ),
         deferrable=True,
         max_active_tis_per_dag=8,

@@ -2,7 +2,7 @@
 
 Each run covers its data interval exactly: the run for ``[04:00, 05:00)`` UTC asks Criteo for
 ``startDate 04:00:00Z`` / ``endDate 05:00:00Z`` and writes
-``<reports_destination>/criteo_mpo/dt=YYYY-MM-DD/hour=04/report.csv``. Criteo's data lags about 10 minutes,
+``<reports_destination>/criteo_mpo/dt=YYYY-MM-DD/utc_hour=04/report.csv``. Criteo's data lags about 10 minutes,
 so the transfer defers (no worker slot) until ``data_latency`` after the hour before submitting, then defers
 again while the export runs. A re-run of the same hour overwrites the partition atomically.
 
@@ -37,7 +37,7 @@ except ImportError:  # Airflow 2.11: the same DAG under Airflow 2's names (an As
 #: Base URL of every report written by the example DAGs (templated: read when the task runs).
 REPORTS_DESTINATION = "{{ var.value.get('reports_destination', 'file:///tmp/airflow-reports') }}"
 #: Partitions are named after the interval's start in UTC: stable whatever the DAG's time zone, no DST ambiguity.
-PARTITION = "dt={{ data_interval_start | ds }}/hour={{ data_interval_start.strftime('%H') }}"
+PARTITION = "dt={{ data_interval_start | ds }}/utc_hour={{ data_interval_start.strftime('%H') }}"
 
 with DAG(
     dag_id="criteo_mpo_hourly",

@@ -44,7 +44,8 @@ def install(minor: str, wheel: Path) -> Path:
     venv = COMPAT / f"airflow-{minor}"
     python = venv / "bin" / "python"
     if not python.exists():
-        subprocess.run([uv(), "venv", "--quiet", "--python", f"{sys.version_info.major}.{sys.version_info.minor}", str(venv)], check=True)
+        # This interpreter's Python (the constraints are made for it): uv never downloads one.
+        subprocess.run([uv(), "venv", "--quiet", "--no-python-downloads", "--python", sys.executable, str(venv)], check=True)
     subprocess.run(
         [
             uv(), "pip", "install", "--quiet", "--python", str(python),

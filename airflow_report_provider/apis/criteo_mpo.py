@@ -135,10 +135,10 @@ def _file_format(value: Any) -> str:
     return text
 
 
-def _optional_int(field: str, value: Any, minimum: int, maximum: int) -> int | None:
+def _optional_int(field: str, value: Any, minimum: int, maximum: int, unit: str = "") -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    return integer(field, value, minimum=minimum, maximum=maximum)
+    return integer(field, value, minimum=minimum, maximum=maximum, unit=unit)
 
 
 def _timezone(value: Any) -> str | None:
@@ -188,7 +188,7 @@ ARGUMENT_CHECKS: dict[str, Any] = {
     "dimensions": _dimensions,
     "metrics": lambda value: _names("metrics", value, _METRIC_BY_KEY, "metric"),
     "file_format": _file_format,
-    "lookback_window": lambda value: _optional_int("lookback_window", value, *LOOKBACK_MINUTES),
+    "lookback_window": lambda value: _optional_int("lookback_window", value, *LOOKBACK_MINUTES, unit="minutes"),
     "report_start": lambda value: _whole_seconds("report_start", value),
     "report_end": lambda value: _whole_seconds("report_end", value),
     "timezone": _timezone,

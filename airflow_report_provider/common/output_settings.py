@@ -25,7 +25,7 @@ class OutputSettings:
     parquet_compression: str = "zstd"
     row_group_size: int = DEFAULT_ROW_GROUP_SIZE
     compression: str | None = None
-    strip_bom: bool = False
+    strip_bom: bool = True
 
     @property
     def typed(self) -> bool:
@@ -48,7 +48,7 @@ def check_output_params(
     parquet_compression: Any = "zstd",
     row_group_size: Any = DEFAULT_ROW_GROUP_SIZE,
     compression: Any = None,
-    strip_bom: bool = False,
+    strip_bom: bool = True,
     at_parse: bool = False,
     check_dependencies: bool = False,
 ) -> OutputSettings | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -83,16 +83,33 @@ def iana_timezone(field: str, value: Any) -> str:
     return name
 
 
-def integer(field: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    """An int (numeric strings from templates are accepted) within optional bounds."""
+def integer(
+    field: str, value: Any, *, minimum: int | None = None, maximum: int | None = None, unit: str = ""
+) -> int:
+    """An int (numeric strings from templates are accepted) within optional bounds, in ``unit`` (named in errors)."""
     if isinstance(value, bool):
         raise ReportValidationError(field, "must be an integer", value)
     try:
         number = int(str(value).strip()) if isinstance(value, str) else int(value)
     except (TypeError, ValueError):
-        raise ReportValidationError(field, "must be an integer", value) from None
+        raise ReportValidationError(field, f"must be an integer{f' number of {unit}' if unit else ''}", value) from None
     if isinstance(value, float) and value != number:
         raise ReportValidationError(field, "must be a whole number", value)
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
-        raise ReportValidationError(field, f"must be between {minimum} and {maximum}", value)
+        raise ReportValidationError(field, f"must be between {minimum} and {maximum}{f' {unit}' if unit else ''}", value)
     return number
+
+
+def duration(field: str, value: Any) -> float | None:
+    """Seconds from a number of seconds or a timedelta (``None`` stays ``None``); more than 0."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        raise ReportValidationError(field, "must be a number of seconds or a timedelta", value)
+    if not seconds > 0:
+        raise ReportValidationError(field, "must be more than 0 seconds", value)
+    return seconds

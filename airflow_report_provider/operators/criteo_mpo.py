@@ -15,7 +15,7 @@ from airflow_report_provider.operators.arguments import check_at_parse
 from airflow_report_provider.operators.base import ReportJobOperator, default_deferrable
 from airflow_report_provider.operators.outcomes import fail_task
 from airflow_report_provider.operators.report_api import CRITEO_MPO
-from airflow_report_provider.operators.waiting import seconds
+from airflow_report_provider.operators.waiting import check_wait_arguments, seconds
 
 if TYPE_CHECKING:
     from airflow_report_provider.compat import Context
@@ -90,6 +90,7 @@ class CriteoMpoReportOperatorBase(ReportJobOperator):
         self.timezone = timezone
         self.currency = currency
         self.criteo_mpo_conn_id = criteo_mpo_conn_id
+        check_wait_arguments(poll_interval=poll_interval, max_poll_interval=max_poll_interval, timeout=timeout)
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval

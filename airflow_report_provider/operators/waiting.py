@@ -16,6 +16,7 @@ from airflow_report_provider.common import metrics
 from airflow_report_provider.common.exceptions import RateLimitedError
 from airflow_report_provider.common.polling import wait_for_terminal
 from airflow_report_provider.common.states import EventStatus, ReportStatus
+from airflow_report_provider.common.validation import duration
 from airflow_report_provider.operators.outcomes import job_outcome, status_event
 from airflow_report_provider.operators.report_api import ReportApi
 
@@ -25,6 +26,13 @@ DEFER_TIMEOUT_BUFFER = timedelta(minutes=5)
 
 def seconds(value: Any) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def check_wait_arguments(**durations: Any) -> None:
+    """``poll_interval``, ``max_poll_interval``, ``timeout``: seconds or timedeltas, more than 0 (or None), checked
+    when the DAG is parsed (``ReportValidationError`` naming the argument)."""
+    for name, value in durations.items():
+        duration(name, value)
 
 
 @dataclass

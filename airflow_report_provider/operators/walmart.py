@@ -22,6 +22,7 @@ from airflow_report_provider.operators.arguments import check_at_parse, known_at
 from airflow_report_provider.operators.base import ReportJobOperator, default_deferrable
 from airflow_report_provider.operators.outcomes import fail_task
 from airflow_report_provider.operators.report_api import WALMART
+from airflow_report_provider.operators.waiting import check_wait_arguments
 
 if TYPE_CHECKING:
     from airflow_report_provider.compat import Context
@@ -92,6 +93,7 @@ class WalmartReportOperatorBase(ReportJobOperator):
         self.reuse_existing = reuse_existing
         self.max_quota_wait = max_quota_wait
         self.use_data_interval = use_data_interval
+        check_wait_arguments(poll_interval=poll_interval, max_poll_interval=max_poll_interval, timeout=timeout)
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval

@@ -11,7 +11,7 @@ from airflow_report_provider.common.states import EventStatus, ReportState
 from airflow_report_provider.operators.arguments import is_runtime_value
 from airflow_report_provider.operators.outcomes import fail_task, job_outcome, status_event
 from airflow_report_provider.operators.report_api import ReportApi
-from airflow_report_provider.operators.waiting import JobWait
+from airflow_report_provider.operators.waiting import JobWait, check_wait_arguments
 
 if TYPE_CHECKING:
     from airflow_report_provider.compat import Context
@@ -36,6 +36,7 @@ class ReportJobSensorBase(BaseSensorOperator):
         max_poll_interval: float | None = None,
         **kwargs: Any,
     ) -> None:
+        check_wait_arguments(poll_interval=poll_interval, max_poll_interval=max_poll_interval)
         kwargs.setdefault("poke_interval", poll_interval if poll_interval is not None else self.api.min_poll_interval)
         super().__init__(**kwargs)
         setattr(self, self.api.job_id_field, job_id)

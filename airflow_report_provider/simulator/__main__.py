@@ -1,4 +1,4 @@
-"""`python -m airflow_report_provider.simulator --port 8080`: run the simulator in the foreground."""
+"""`python -m airflow_report_provider.simulator --port 8090`: run the simulator in the foreground."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from .server import Simulator
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m airflow_report_provider.simulator", description=__doc__)
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0 in containers)")
-    p.add_argument("--port", type=int, default=8080, help="port (0 = any free port)")
+    p.add_argument("--port", type=int, default=8090, help="port (0 = any free port)")
     p.add_argument("--public-url", help="base URL written into Walmart download URLs (default: the Host used)")
     p.add_argument("--criteo-job-seconds", type=float, help="seconds from create to Done")
     p.add_argument("--walmart-job-seconds", type=float, help="seconds from create to READY")

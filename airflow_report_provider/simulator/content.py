@@ -167,13 +167,11 @@ def criteo_table(
         "SellerId": attributes.get("sellerIds") or [],
         "PartnerId": attributes.get("partnerIds") or [],
     }
+    # An id dimension numbers the rows, so that a large report's repeated template blocks stay distinct. Metrics
+    # never do: they hold plausible counts and costs (a report without such a dimension repeats its rows).
     vary = next(
-        (
-            d
-            for d in ("ProductId", "CampaignId", "SellerId", "PartnerId", "SellerName")
-            if d in dims and not filters.get(d)
-        ),
-        next((m for m in ("Displays", "Clicks") if m in metrics), None),
+        (d for d in ("ProductId", "CampaignId", "SellerId", "PartnerId", "SellerName") if d in dims and not filters.get(d)),
+        None,
     )
     buckets = {
         u: _buckets(window[0], window[1], tz, u)
@@ -202,9 +200,7 @@ def criteo_table(
             else:
                 cells.append((str(_int(rng, 1000, 99999)), False))
         for m in metrics:
-            if m == vary:
-                cells.append((f"1{ph}{r:04d}", True))
-            elif m == "Clicks":
+            if m == "Clicks":
                 cells.append((str(_int(rng, 0, 500)), True))
             elif m == "Displays":
                 cells.append((str(_int(rng, 500, 100000)), True))

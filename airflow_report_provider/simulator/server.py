@@ -128,9 +128,11 @@ class Simulator:
         """The exact bytes the download of this export returns (small reports only)."""
         return criteo.job_table(self, self.criteo_jobs[report_id]).body.to_bytes()
 
-    def walmart_report_csv(self, request_id: str) -> bytes:
-        """The exact CSV inside this request's file (small reports only)."""
-        return blob.csv_table(self, self.walmart_requests[request_id]).body.to_bytes()
+    def walmart_report_csv(self, request_id: str, bom: bool = True) -> bytes:
+        """The exact CSV inside this request's file (small reports only); ``bom=False`` leaves out the byte-order
+        mark Walmart puts before the header (a CSV transfer drops it by default)."""
+        data = blob.csv_table(self, self.walmart_requests[request_id]).body.to_bytes()
+        return data if bom else data.removeprefix("\ufeff".encode())
 
     def walmart_file_bytes(self, request_id: str) -> bytes:
         """The exact downloaded file, zip / gzip / plain (small reports only)."""

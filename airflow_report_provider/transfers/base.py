@@ -109,7 +109,7 @@ class WriteOptions:
     progress_interval: float = 5.0
     parquet_compression: str = "zstd"
     row_group_size: int = DEFAULT_ROW_GROUP_SIZE
-    strip_bom: bool = False
+    strip_bom: bool = True
     checksum: str | None = "sha256"
 
     @classmethod

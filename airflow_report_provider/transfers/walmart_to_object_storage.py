@@ -46,7 +46,8 @@ class WalmartReportToObjectStorageOperator(WalmartReportOperatorBase):
     :param column_types: column name -> ``"string"|"int64"|"float64"|"decimal(p,s)"|"date"|"timestamp"``.
     :param parquet_compression: ``"zstd"`` (default) or ``"snappy"``. :param row_group_size: rows per row group.
     :param unpack: deprecated: ``unpack=False`` is ``output_format="raw"``.
-    :param strip_bom: drop a UTF-8 byte-order mark at the start of the CSV (default keeps the bytes exact).
+    :param strip_bom: drop the UTF-8 byte-order mark Walmart puts before the CSV header (default; ``False`` keeps
+        it; ``output_format="raw"`` always lands the file as served).
     :param compression: ``"gzip"`` to compress while streaming.
     :param chunk_size: read size, bytes. :param block_size: object-store write block size, bytes.
     :param max_download_attempts: opens of the download in total (cut connections resume with HTTP Range).
@@ -67,7 +68,7 @@ class WalmartReportToObjectStorageOperator(WalmartReportOperatorBase):
         parquet_compression: str = "zstd",
         row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
         unpack: bool | None = None,
-        strip_bom: bool = False,
+        strip_bom: bool = True,
         compression: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         block_size: int | None = None,

@@ -71,9 +71,9 @@ def states(dag_run: Any) -> dict[str, str]:
 
 def xcom(dag_run: Any, task_id: str, map_index: int = -1) -> Any:
     """The ``return_value`` XCom of one task instance."""
-    from airflow.models.xcom import XCom
-
     if not AIRFLOW_V_3_0_PLUS:
+        from airflow.models.xcom import XCom
+
         return XCom.get_one(dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id, map_index=map_index)
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session

@@ -106,7 +106,7 @@ def test_30_day_backfill_writes_30_partitions(backfill_dag, unlimited_sim, repor
             "dataEndTime": f"{day:%Y-%m-%d}T23:59:59Z",
             "dateGranularity": "DAILY",
         }
-        assert partition(reports, day).read_bytes() == unlimited_sim.walmart_report_csv(request.request_id)
+        assert partition(reports, day).read_bytes() == unlimited_sim.walmart_report_csv(request.request_id, bom=False)
     assert len({partition(reports, day).read_bytes() for day in days}) == DAYS  # each day its own rows
 
 

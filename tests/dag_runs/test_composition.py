@@ -71,7 +71,7 @@ def test_walmart_chain_through_output_with_an_object_storage_path_destination(si
     assert {facts.state for facts in task_facts(dag_run).values()} == {"success"}
     (request_id,) = sim.walmart_requests
     assert sim.stats.calls["walmart.create"] == 1
-    assert (tmp_path / "walmart" / "download.csv").read_bytes() == sim.walmart_report_csv(request_id)
+    assert (tmp_path / "walmart" / "download.csv").read_bytes() == sim.walmart_report_csv(request_id, bom=False)
 
 
 # -- dynamic task mapping ---------------------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ def test_mapped_walmart_transfers_over_report_types(sim, airflow_db, tmp_path):
     for index, spec in enumerate(dags.WALMART_TYPES):
         request_id = xcoms[index]["request_id"]
         assert sim.walmart_requests[request_id].report_type == spec["report_type"]
-        assert (tmp_path / "walmart" / f"{spec['report_type']}.csv").read_bytes() == sim.walmart_report_csv(request_id)
+        assert (tmp_path / "walmart" / f"{spec['report_type']}.csv").read_bytes() == sim.walmart_report_csv(request_id, bom=False)
 
 
 def test_mapped_walmart_transfers_expand_over_report_type(sim, airflow_db, tmp_path):
@@ -147,7 +147,7 @@ def test_mapped_walmart_transfers_expand_over_report_type(sim, airflow_db, tmp_p
     for index, report_type in enumerate(["ITEM", "INVENTORY"]):
         request = sim.walmart_requests[xcoms[index]["request_id"]]
         assert request.report_type == report_type
-        assert (tmp_path / "walmart" / f"{index}.csv").read_bytes() == sim.walmart_report_csv(request.request_id)
+        assert (tmp_path / "walmart" / f"{index}.csv").read_bytes() == sim.walmart_report_csv(request.request_id, bom=False)
 
 
 # -- bad values ---------------------------------------------------------------------------------------------------------
@@ -240,7 +240,7 @@ def test_a_cleared_successful_walmart_transfer_does_not_reattach(sim, airflow_db
     assert recall.spy_return_list == [None, None]
     assert create.call_count == 2 and sim.stats.calls["walmart.list"] == 2
     (request_id,) = sim.walmart_requests
-    assert (tmp_path / "item.csv").read_bytes() == sim.walmart_report_csv(request_id)
+    assert (tmp_path / "item.csv").read_bytes() == sim.walmart_report_csv(request_id, bom=False)
 
 
 def test_the_ledger_tells_a_retry_from_a_clear():

@@ -124,8 +124,8 @@ def test_criteo_mpo_hourly_writes_the_hour_partition(example_dags, fast_sim, rep
     assert job.attributes["startDate"] == "2026-11-23T04:00:00Z"
     assert job.attributes["endDate"] == "2026-11-23T05:00:00Z"
     assert "lookbackWindow" not in job.attributes
-    assert files_under(reports) == ["criteo_mpo/dt=2026-11-23/hour=04/report.csv"]
-    written = reports / "criteo_mpo/dt=2026-11-23/hour=04/report.csv"
+    assert files_under(reports) == ["criteo_mpo/dt=2026-11-23/utc_hour=04/report.csv"]
+    written = reports / "criteo_mpo/dt=2026-11-23/utc_hour=04/report.csv"
     assert written.read_bytes() == fast_sim.criteo_report_bytes(job.export_id)
     result = xcom_value(run, "export_hour")
     assert result["report_id"] == job.export_id and result["bytes"] == written.stat().st_size
@@ -159,7 +159,7 @@ def test_criteo_latency_wait_defers_then_submits_the_interval(example_dags, fast
     assert job.created_at >= settled.timestamp()
     assert job.attributes["startDate"] == (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert job.attributes["endDate"] == now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    hour = (now - timedelta(hours=1)).strftime("dt=%Y-%m-%d/hour=%H")
+    hour = (now - timedelta(hours=1)).strftime("dt=%Y-%m-%d/utc_hour=%H")
     assert (reports / "criteo_mpo" / hour / "report.csv").read_bytes() == fast_sim.criteo_report_bytes(job.export_id)
 
 
@@ -182,7 +182,7 @@ def test_asset_consumer_summarises_the_latest_report(example_dags, fast_sim, rep
     run = example_dags["criteo_mpo_hourly_summary"].test()
 
     assert task_states(run) == {"summarise": "success"}
-    partition = reports / "criteo_mpo/dt=2026-11-23/hour=04"
+    partition = reports / "criteo_mpo/dt=2026-11-23/utc_hour=04"
     summary = json.loads((partition / "_summary.json").read_text())
     rows = list(csv.DictReader(io.StringIO((partition / "report.csv").read_text())))
     assert summary["rows"] == len(rows) == 40
@@ -190,7 +190,7 @@ def test_asset_consumer_summarises_the_latest_report(example_dags, fast_sim, rep
     assert summary["cost"] == round(sum(float(r["Cost"]) for r in rows), 2)
     assert summary["sha256"] == xcom_value(producer, "export_hour")["sha256"]
     (returned,) = xcom_value(run, "summarise")
-    assert returned["report"].endswith("criteo_mpo/dt=2026-11-23/hour=04/report.csv")
+    assert returned["report"].endswith("criteo_mpo/dt=2026-11-23/utc_hour=04/report.csv")
 
 
 # -- Walmart ----------------------------------------------------------------------------------------------------
@@ -208,7 +208,7 @@ def test_walmart_item_report_daily_writes_todays_snapshot(example_dags, fast_sim
     # Partition = the day the snapshot was taken, the end of the interval [11-22 06:00, 11-23 06:00).
     assert files_under(reports) == ["walmart/item/dt=2026-11-23/items.csv"]
     written = reports / "walmart/item/dt=2026-11-23/items.csv"
-    assert written.read_bytes() == fast_sim.walmart_report_csv(request.request_id)  # the CSV inside the zip
+    assert written.read_bytes() == fast_sim.walmart_report_csv(request.request_id, bom=False)  # the CSV inside the zip
     assert xcom_value(run, "item_report")["format"] == "zip"
 
 
@@ -228,7 +228,7 @@ def test_walmart_item_performance_writes_the_day_window(example_dags, fast_sim, 
     }
     path = f"walmart/item_performance/dt={day:%Y-%m-%d}/item_performance.csv"
     assert files_under(reports) == [path]
-    assert (reports / path).read_bytes() == fast_sim.walmart_report_csv(request.request_id)
+    assert (reports / path).read_bytes() == fast_sim.walmart_report_csv(request.request_id, bom=False)
 
 
 # -- the composed examples: TaskFlow chain, advertiser fan-out, mapped Walmart report types ---------------------------
@@ -260,7 +260,7 @@ def test_advertiser_fanout_example_lands_one_export_per_group(example_dags, fast
     by_advertiser = {job.attributes["advertiserIds"][0]: job for job in fast_sim.criteo_jobs.values()}
     assert sorted(by_advertiser) == ["123", "456", "789"]
     for advertiser, job in by_advertiser.items():
-        path = f"criteo_mpo_fanout/advertiser={advertiser}/dt=2026-11-23/hour=04/report.csv"
+        path = f"criteo_mpo_fanout/advertiser={advertiser}/dt=2026-11-23/utc_hour=04/report.csv"
         assert (reports / path).read_bytes() == fast_sim.criteo_report_bytes(job.export_id)
     assert len(files_under(reports)) == 3
 
@@ -272,5 +272,5 @@ def test_walmart_report_types_example_lands_one_report_per_type(example_dags, fa
     assert sorted(by_type) == ["INVENTORY", "RETURN_OVERRIDES"]
     for report_type, request in by_type.items():
         path = f"walmart/{report_type.lower()}/dt=2026-11-23/report.csv"
-        assert (reports / path).read_bytes() == fast_sim.walmart_report_csv(request.request_id)
+        assert (reports / path).read_bytes() == fast_sim.walmart_report_csv(request.request_id, bom=False)
     assert len(files_under(reports)) == 2

@@ -172,7 +172,7 @@ def test_split_walmart_report_lands_whole_as_csv(sim, airflow_db, tmp_path, file
     dag_run, state = run(dags.walmart_output_format, f"file://{target}", output_format="csv")
     assert state == "success"
     (request_id,) = sim.walmart_requests
-    assert target.read_bytes() == sim.walmart_report_csv(request_id)  # header once, every part's rows in order
+    assert target.read_bytes() == sim.walmart_report_csv(request_id, bom=False)  # header once, every part's rows in order
     result = xcom_value(dag_run, "transfer")
     assert result["rows"] == 300 and len(result["members"]) == files * zip_parts
     assert sim.stats.calls["walmart.blob"] == files
@@ -185,7 +185,7 @@ def test_split_walmart_report_lands_whole_as_ndjson(sim, airflow_db, tmp_path):
     _, state = run(dags.walmart_output_format, f"file://{target}", output_format="ndjson")
     assert state == "success"
     (request_id,) = sim.walmart_requests
-    header, rows = _csv_rows(sim.walmart_report_csv(request_id))
+    header, rows = _csv_rows(sim.walmart_report_csv(request_id, bom=False))
     lines = target.read_text().splitlines()
     assert len(lines) == 300
     assert [json.loads(line)["SKU"] for line in lines] == [row.split(b",", 1)[0].decode() for row in rows]

@@ -34,9 +34,10 @@ def test_deferrable_transfer_lands_the_csv_in_file(sim, airflow_db, tmp_path, mo
     run = dags.walmart_transfer_deferrable.test(logical_date=LOGICAL_DATE, run_conf={"destination": f"file://{target}"})
     assert task_states(run) == {"transfer": "success"}
     request_id = created_request_id(sim)
-    csv = sim.walmart_report_csv(request_id)
+    csv = sim.walmart_report_csv(request_id, bom=False)
     assert target.read_bytes() == csv
-    assert csv.startswith(b"\xef\xbb\xbf") and b"\n" in csv  # the simulator's CSV, BOM kept byte-exact
+    assert sim.walmart_report_csv(request_id).startswith(b"\xef\xbb\xbf")  # the simulator serves Walmart's BOM,
+    assert not csv.startswith(b"\xef\xbb\xbf") and b"\n" in csv  # the CSV lands without it
     result = xcom_value(run, "transfer")
     assert result["request_id"] == request_id and result["format"] == file_format
     assert result["bytes"] == len(csv) and result["uri"].endswith("out/item.csv")
@@ -55,7 +56,7 @@ def test_deferrable_transfer_lands_the_csv_in_s3(sim, airflow_db, s3_bucket):
     key = "walmart/item/2026-11-23/item.csv"
     run = dags.walmart_transfer_deferrable.test(logical_date=LOGICAL_DATE, run_conf={"destination": s3_bucket.url(key)})
     assert task_states(run) == {"transfer": "success"}
-    assert s3_bucket.read(key) == sim.walmart_report_csv(created_request_id(sim))
+    assert s3_bucket.read(key) == sim.walmart_report_csv(created_request_id(sim), bom=False)
     assert s3_bucket.keys() == [key] and s3_bucket.pending_uploads() == []
 
 
@@ -64,7 +65,7 @@ def test_blocking_transfer_polls_from_the_worker(sim, airflow_db, tmp_path, mock
     target = tmp_path / "blocking.csv"
     run = dags.walmart_transfer_blocking.test(logical_date=LOGICAL_DATE, run_conf={"destination": f"file://{target}"})
     assert task_states(run) == {"transfer": "success"}
-    assert target.read_bytes() == sim.walmart_report_csv(created_request_id(sim))
+    assert target.read_bytes() == sim.walmart_report_csv(created_request_id(sim), bom=False)
     assert run_spy.call_count == 0
     assert not any("aiohttp/" in (r.user_agent or "") for r in sim.stats.records())
 
@@ -88,7 +89,7 @@ def test_second_run_within_the_hour_reuses_the_request(sim, airflow_db, tmp_path
     assert sim.stats.calls["walmart.create"] == 1 and sim.stats.throttled["walmart.create"] == 0
     request_id = created_request_id(sim)
     assert xcom_value(run1, "transfer")["request_id"] == xcom_value(run2, "transfer")["request_id"] == request_id
-    assert first.read_bytes() == second.read_bytes() == sim.walmart_report_csv(request_id)
+    assert first.read_bytes() == second.read_bytes() == sim.walmart_report_csv(request_id, bom=False)
 
 
 def test_windowed_report_takes_its_dates_from_the_data_interval(sim, airflow_db, tmp_path):
@@ -106,7 +107,7 @@ def test_windowed_report_takes_its_dates_from_the_data_interval(sim, airflow_db,
         "dataStartTime": format_utc(start),
         "dataEndTime": format_utc(end - timedelta(seconds=1)),
     }
-    assert target.read_bytes() == sim.walmart_report_csv(request.request_id)
+    assert target.read_bytes() == sim.walmart_report_csv(request.request_id, bom=False)
 
 
 def test_create_sensor_and_download_by_request_id(sim, airflow_db, tmp_path, mocker):
@@ -117,7 +118,7 @@ def test_create_sensor_and_download_by_request_id(sim, airflow_db, tmp_path, moc
     request_id = xcom_value(run, "create")
     assert request_id == created_request_id(sim)
     assert xcom_value(run, "download")["request_id"] == request_id
-    assert target.read_bytes() == sim.walmart_report_csv(request_id)
+    assert target.read_bytes() == sim.walmart_report_csv(request_id, bom=False)
     assert sim.stats.calls["walmart.create"] == 1
     assert run_spy.call_count >= 1  # the sensor deferred to the trigger
 
@@ -167,3 +168,11 @@ def test_bad_templated_input_fails_before_any_http_call(sim, airflow_db, tmp_pat
     assert sim.stats.total_calls() == 0
     assert not target.exists() and not list(tmp_path.iterdir())
     assert field in [call.args[1] for call in raised.call_args_list]
+
+
+def test_csv_keeps_the_bom_only_when_asked():
+    from airflow_report_provider.transfers.walmart_to_object_storage import WalmartReportToObjectStorageOperator
+
+    common = dict(report_type="ITEM", report_version="v4", destination="file:///tmp/never/items.csv")
+    assert WalmartReportToObjectStorageOperator(task_id="default", **common).write_options.strip_bom is True
+    assert WalmartReportToObjectStorageOperator(task_id="keep", strip_bom=False, **common).write_options.strip_bom is False

@@ -22,7 +22,7 @@ def test_spent_quota_is_waited_for_without_a_worker_slot(sim, airflow_db, tmp_pa
     assert waits.call_count == 1
     assert sim.stats.throttled["walmart.create"] == 1 and sim.stats.calls["walmart.create"] == 2
     request_id = xcom_value(run, "transfer")["request_id"]
-    assert target.read_bytes() == sim.walmart_report_csv(request_id)
+    assert target.read_bytes() == sim.walmart_report_csv(request_id, bom=False)
 
 
 def test_quota_waits_are_bounded_in_total(sim, airflow_db, tmp_path, mocker):

@@ -53,7 +53,7 @@ async def land_async(request_id: str, target, fmt: str, spool) -> dict:
 async def test_sync_and_async_paths_land_the_same_whole_report(sim, tmp_path, files, zip_parts):
     request_id = ready_request(sim, files, zip_parts)
     assert len(WalmartMarketplaceHook().get_download_links(request_id)) == files
-    whole = sim.walmart_report_csv(request_id)
+    whole = sim.walmart_report_csv(request_id, bom=False)
     for fmt in ("csv", "parquet"):
         sync_result = land_sync(request_id, tmp_path / f"sync.{fmt}", fmt)
         async_result = await land_async(request_id, tmp_path / f"async.{fmt}", fmt, tmp_path / f"spool-{fmt}")
@@ -90,7 +90,7 @@ def test_sync_opener_of_a_split_report_renews_its_own_link(sim, tmp_path):
     sim.inject_fault("walmart.blob", status=403)
     result = land_sync(request_id, tmp_path / "items.csv", "csv")
     assert result["rows"] == 240
-    assert (tmp_path / "items.csv").read_bytes() == sim.walmart_report_csv(request_id)
+    assert (tmp_path / "items.csv").read_bytes() == sim.walmart_report_csv(request_id, bom=False)
     assert [r.status for r in sim.stats.records("walmart.blob")] == [403, 200, 200]
 
 

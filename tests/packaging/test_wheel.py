@@ -42,14 +42,15 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def fresh_airflow(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    """A new virtualenv with only the wheel and ``apache-airflow`` (the tested versions), and an environment for
+    """A new virtualenv with only the wheel, its extras and ``apache-airflow`` (the tested versions), and an environment for
     its ``airflow`` command that inherits nothing of this test session's Airflow settings."""
     root = tmp_path_factory.mktemp("fresh")
     env_dir = root / "venv"
     venv.EnvBuilder(with_pip=True, system_site_packages=False).create(env_dir)
     python = env_dir / "bin" / "python"
     (wheel,) = dist.glob("*.whl")
-    run(python, "-m", "pip", "install", "--quiet", str(wheel), "apache-airflow", "-c", REPO / "constraints.txt", timeout=900)
+    # The README's Install command, with the built wheel for ".": pip's own resolver, the newest Airflow's constraints.
+    run(python, "-m", "pip", "install", "--quiet", f"{wheel}[s3,parquet]", "-c", REPO / "constraints" / "airflow-3.3.txt", timeout=900)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "_AIRFLOW", "VIRTUAL_ENV", "PYTHONPATH"))}
     home = root / "airflow-home"
     home.mkdir()

@@ -9,6 +9,7 @@ field, the simulator must have seen no call at all, and no destination may have 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,35 @@ def test_transfer_only_static_bad_value_is_refused_at_parse_time(operator, kwarg
     with pytest.raises(ReportValidationError) as info:
         operator(task_id="t", **{**TRANSFER, **kwargs})
     assert_names(info.value, field)
+
+
+WAIT_ARGUMENTS = {"criteo": {"advertiser_ids": ["1"]}, "walmart": {"report_type": "ITEM", "report_version": "v4"}}
+
+
+@pytest.mark.parametrize("api", ["criteo", "walmart"])
+@pytest.mark.parametrize(
+    ("argument", "value", "rule"),
+    [
+        ("poll_interval", "30s", "must be a number of seconds or a timedelta"),
+        ("poll_interval", 0, "must be more than 0 seconds"),
+        ("max_poll_interval", -5, "must be more than 0 seconds"),
+        ("timeout", timedelta(0), "must be more than 0 seconds"),
+    ],
+)
+def test_durations_are_checked_at_parse_time_and_their_errors_say_seconds(api, argument, value, rule):
+    for operator in OPERATORS[api]:
+        kwargs = {**TRANSFER, **WAIT_ARGUMENTS[api]} if operator is OPERATORS[api][1] else WAIT_ARGUMENTS[api]
+        with pytest.raises(ReportValidationError) as info:
+            operator(task_id="t", **{**kwargs, argument: value})
+        assert_names(info.value, argument)
+        assert rule in str(info.value)
+
+
+def test_lookback_window_error_says_minutes():
+    with pytest.raises(ReportValidationError) as info:
+        CriteoMpoCreateReportOperator(task_id="t", advertiser_ids=["1"], lookback_window=30)
+    assert_names(info.value, "lookback_window")
+    assert "between 60 and 1440 minutes" in str(info.value)
 
 
 @pytest.mark.parametrize("case", sorted(dags.CLOCK_RULES))

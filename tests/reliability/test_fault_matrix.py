@@ -41,7 +41,7 @@ def only_job(sim: Any, api: str) -> str:
 
 
 def report_bytes(sim: Any, api: str, job_id: str) -> bytes:
-    return sim.criteo_report_bytes(job_id) if api == "criteo" else sim.walmart_report_csv(job_id)
+    return sim.criteo_report_bytes(job_id) if api == "criteo" else sim.walmart_report_csv(job_id, bom=False)
 
 
 def assert_landed(sim: Any, api: str, dag_run: Any, target: Any) -> str:

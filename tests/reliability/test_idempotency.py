@@ -118,7 +118,7 @@ def test_walmart_retry_after_failed_download_reattaches_through_the_state_store(
     assert sim.stats.calls["walmart.create"] == 1 and sim.stats.calls["walmart.list"] == 0
     (request_id,) = sim.walmart_requests
     assert remembered.spy_return_list == [None, request_id]
-    assert target.read_bytes() == sim.walmart_report_csv(request_id)
+    assert target.read_bytes() == sim.walmart_report_csv(request_id, bom=False)
 
 
 def test_walmart_worker_dying_before_the_request_was_stored_reuses_the_listed_request(sim, airflow_db, tmp_path, monkeypatch):
@@ -128,4 +128,4 @@ def test_walmart_worker_dying_before_the_request_was_stored_reuses_the_listed_re
     assert task_facts(dag_run)["transfer"] == ("success", 2)
     assert sim.stats.calls["walmart.create"] == 1 and len(sim.walmart_requests) == 1
     assert created[0].job_id == created[1].job_id
-    assert target.read_bytes() == sim.walmart_report_csv(created[0].job_id)
+    assert target.read_bytes() == sim.walmart_report_csv(created[0].job_id, bom=False)

@@ -40,12 +40,22 @@ def test_random_access_matches_sequential_reads():
 
 
 def test_sized_csv_rows_are_distinct_and_well_formed():
-    table = _criteo(target=500_000, dimensions=["AdvertiserId", "Day"], metrics=["Displays", "Cost"])
+    table = _criteo(target=500_000, dimensions=["AdvertiserId", "CampaignId", "Day"], metrics=["Displays", "Cost"])
     lines = table.body.to_bytes().decode().splitlines()
-    assert lines[0] == "AdvertiserId,Day,Displays,Cost"
+    assert lines[0] == "AdvertiserId,CampaignId,Day,Displays,Cost"
     assert len(lines) - 1 == table.rows > 2048
-    assert len(set(lines[1:])) == table.rows
+    assert len(set(lines[1:])) == table.rows  # the CampaignId numbers the rows
     assert abs(table.body.length - 500_000) < 5_000
+
+
+@pytest.mark.parametrize("target", [None, 300_000])
+def test_metrics_are_plausible_and_never_number_the_rows(target):
+    """Clicks, Displays and Cost hold counts and amounts of a real report, whatever the dimensions and size."""
+    table = _criteo(target=target, dimensions=["AdvertiserId", "Day"], metrics=["Clicks", "Displays", "Cost"])
+    rows = [line.split(",") for line in table.body.to_bytes().decode().splitlines()[1:]]
+    assert rows
+    for _, _, clicks, displays, cost in rows:
+        assert 0 <= int(clicks) < 500 and 500 <= int(displays) < 100_000 and 0 <= float(cost) < 1000
 
 
 @pytest.mark.parametrize("rows", [0, 1, 1024, 1025, 3000])

@@ -99,14 +99,6 @@ def storage_conn_id(path: Any) -> str | None:
     return getattr(path, "conn_id", None) or getattr(path, "storage_options", {}).get("conn_id")
 
 
-def require_airflow(minimum: str, feature: str) -> None:
-    """Raise a clear error at DAG parse when ``feature`` needs a newer Airflow than the one running."""
-    if AIRFLOW_VERSION < Version(minimum):
-        from airflow_report_provider.common.exceptions import ReportValidationError
-
-        raise ReportValidationError(feature, f"needs apache-airflow >= {minimum} (this is {airflow.__version__})")
-
-
 __all__ = [
     "AIRFLOW_VERSION",
     "AIRFLOW_V_3_0_PLUS",
@@ -118,7 +110,6 @@ __all__ = [
     "BaseSensorOperator",
     "aget_connection",
     "conf",
-    "require_airflow",
     "secrets_masker",
     "storage_conn_id",
     "task_state_store",

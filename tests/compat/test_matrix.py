@@ -196,16 +196,34 @@ def test_test_connection(sim, hook):
     assert hook().test_connection()[0] is True
 
 
-def test_openlineage_provider_where_it_installs():
+def test_openlineage_facets_of_a_transfer(sim, airflow_db, tmp_path):
     if importlib.util.find_spec("airflow.providers.openlineage") is None:
         pytest.skip("apache-airflow-providers-openlineage is not installed beside this Airflow")
-    from airflow_report_provider.common.lineage import asset_to_openlineage
+    from airflow_report_provider.common import lineage
 
-    class Asset:
-        uri = "criteo-mpo+https://api.criteo.com/mpo/123"
+    dag = dags.TRANSFERS["walmart", "blocking"]
+    dag_run = run(dag, LOGICAL_DATE, f"file://{tmp_path}")
+    result = xcom(dag_run, "transfer")
+    operator = dag.get_task("transfer")
+    operator.hook.get_conn()  # the API host, as the operator knows it after its download
+    lineage.remember(operator, result)
+    facets = operator.get_openlineage_facets_on_complete(None)
+    (source,) = facets.inputs
+    assert source.namespace == sim.url.rstrip("/") and "ITEM" in source.name
+    (target,) = facets.outputs
+    assert (target.namespace, target.name) == ("file", str(tmp_path / "walmart.csv"))
+    assert target.outputFacets["outputStatistics"].rowCount == result["rows"]
 
-    dataset = asset_to_openlineage(Asset())
-    assert dataset.namespace == "https://api.criteo.com"
+
+def test_metrics_reach_airflow_stats(sim, airflow_db, tmp_path, monkeypatch):
+    from airflow_report_provider import compat
+
+    counted: list[str] = []
+    monkeypatch.setattr(compat.Stats, "incr", lambda name, *args, **kwargs: counted.append(name), raising=False)
+    dag_run = run(dags.TRANSFERS["criteo", "blocking"], LOGICAL_DATE, f"file://{tmp_path}")
+    assert states(dag_run) == {"transfer": "success"}
+    assert "report_provider.api_calls" in counted
+    assert any(name.startswith("report_provider.api_calls.criteo_mpo.create.") for name in counted)
 
 
 # -- the README's two complete DAGs, as shipped ------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The compatibility matrix: one virtualenv per supported Airflow minor, the provider installed there as a user
-would (the built wheel with its extras, pinned by constraints/airflow-<minor>.txt), and the DAG-level tests of
-tests/compat run in each.
+would (the built wheel with its extras, pinned by constraints/airflow-<minor>.txt; pip's own resolver checked to
+resolve it from scratch), and the DAG-level tests of tests/compat run in each.
 
     python scripts/test_compat.py                 # every minor
     python scripts/test_compat.py 2.11 3.0        # some
@@ -46,13 +46,22 @@ def install(minor: str, wheel: Path) -> Path:
     if not python.exists():
         # This interpreter's Python (the constraints are made for it): uv never downloads one.
         subprocess.run([uv(), "venv", "--quiet", "--no-python-downloads", "--python", sys.executable, str(venv)], check=True)
+    constraints = REPO / "constraints" / f"airflow-{minor}.txt"
+    # pip's own resolver (the one users run) must resolve the provider and its extras from scratch with the pins.
+    subprocess.run(
+        [
+            sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--dry-run", "--ignore-installed",
+            f"{wheel}[s3,parquet,redis]", "-c", str(constraints),
+        ],
+        check=True,
+    )
     subprocess.run(
         [
             uv(), "pip", "install", "--quiet", "--python", str(python),
             "--reinstall-package", "airflow-report-provider",
             f"{wheel}[s3,parquet,redis]",
             "-r", str(REPO / "tests" / "compat" / "requirements.txt"),
-            "-c", str(REPO / "constraints" / f"airflow-{minor}.txt"),
+            "-c", str(constraints),
         ],
         check=True,
     )

@@ -37,6 +37,7 @@ except ImportError:  # Airflow 2.11: the same DAG under Airflow 2's names (an As
 #: Base URL of every report written by the example DAGs (templated: read when the task runs).
 REPORTS_DESTINATION = "{{ var.value.get('reports_destination', 'file:///tmp/airflow-reports') }}"
 #: Partitions are named after the interval's start in UTC: stable whatever the DAG's time zone, no DST ambiguity.
+#: ``utc_hour``, not ``hour``: DuckDB and Spark would read a folder ``hour=04`` in place of the file's ``Hour`` column.
 PARTITION = "dt={{ data_interval_start | ds }}/utc_hour={{ data_interval_start.strftime('%H') }}"
 
 with DAG(

@@ -8,6 +8,7 @@ have no byte-order mark, and the output of the successful runs has no error line
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import socket
@@ -40,6 +41,24 @@ def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 60) -> 
         except OSError:
             time.sleep(0.2)
     pytest.fail(f"the simulator of the walk-through did not listen on port {port}")
+
+
+def example_code(name: str) -> str:
+    """An example DAG file's code, without its module docstring and ``from __future__`` line."""
+    text = (REPO / "example_dags" / f"{name}.py").read_text()
+    code = "\n".join(text.splitlines()[ast.parse(text).body[0].end_lineno :]).strip()
+    return code.replace("from __future__ import annotations\n\n", "", 1) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("heading", "name"),
+    [("Criteo MPO: a complete DAG", "criteo_mpo_hourly"), ("Walmart Marketplace: a complete DAG", "walmart_item_report_daily")],
+)
+def test_readme_complete_dags_are_the_example_files(heading, name):
+    """The walk-through runs the example files: the README's complete DAGs must be those files, letter for letter."""
+    text = (REPO / "README.md").read_text()
+    block = re.search(rf"## {re.escape(heading)}\n.*?```python\n(.*?)```", text, re.S)
+    assert block is not None and block.group(1) == example_code(name)
 
 
 def test_readme_names_the_three_steps():
@@ -85,4 +104,12 @@ def test_readme_walkthrough_runs_as_written(tmp_path):
     assert f"{criteo}\n{walmart}\n" in shell.stdout  # the block's own listing shows them
     assert criteo.read_text().splitlines()[0] == "AdvertiserId,CampaignId,Hour,Clicks,Displays,Cost"
     assert walmart.read_bytes().startswith(b"SKU,")  # no byte-order mark
+    # DuckDB reads the partitions as users would: the folders add dt and utc_hour, and shadow no report column.
+    import duckdb
+
+    table = duckdb.sql(f"select * from read_csv('{reports}/criteo_mpo/**/*.csv', hive_partitioning = true)")
+    types = dict(zip(table.columns, (str(t) for t in table.types)))
+    assert types["Hour"].startswith("TIMESTAMP") and types["Displays"] == "BIGINT"
+    assert {"dt", "utc_hour"} <= set(types) and table.fetchall()
+    assert duckdb.sql(f"select * from read_csv('{walmart}')").columns[0] == "SKU"
     assert [line for line in output.splitlines() if ALARMS.search(line)] == []

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 AIRFLOW_VERSION = Version(Version(airflow.__version__).base_version)
 AIRFLOW_V_3_0_PLUS = AIRFLOW_VERSION >= Version("3.0.0")
 AIRFLOW_V_3_1_PLUS = AIRFLOW_VERSION >= Version("3.1.0")
-AIRFLOW_V_3_2_PLUS = AIRFLOW_VERSION >= Version("3.2.0")
 AIRFLOW_V_3_3_PLUS = AIRFLOW_VERSION >= Version("3.3.0")
 
 _SDK = "airflow.providers.common.compat.sdk"
@@ -39,8 +38,6 @@ _LAZY: dict[str, tuple[str, str]] = {
     "AirflowFailException": (_SDK, "AirflowFailException"),
     "AirflowSensorTimeout": (_SDK, "AirflowSensorTimeout"),
     "AirflowSkipException": (_SDK, "AirflowSkipException"),
-    "TaskDeferred": (_SDK, "TaskDeferred"),
-    "XComArg": (_SDK, "XComArg"),
     "Stats": (_SDK, "Stats"),
     "mask_secret": (_SDK, "mask_secret"),
     "get_hook_lineage_collector": ("airflow.providers.common.compat.lineage.hook", "get_hook_lineage_collector"),
@@ -103,7 +100,6 @@ __all__ = [
     "AIRFLOW_VERSION",
     "AIRFLOW_V_3_0_PLUS",
     "AIRFLOW_V_3_1_PLUS",
-    "AIRFLOW_V_3_2_PLUS",
     "AIRFLOW_V_3_3_PLUS",
     "BaseHook",
     "BaseOperator",

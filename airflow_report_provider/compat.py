@@ -2,8 +2,9 @@
 
 Every other module of the provider imports Airflow's names from here. Where the official shims of
 ``apache-airflow-providers-common-compat`` cover a name, this module hands theirs out; the rest (the async connection
-lookup before 3.1, the secret masker's private registry, the task state store of 3.3) is bridged below. Names are
-resolved when first used, so importing an operator at DAG parse loads nothing it does not need.
+lookup before 3.1, the secret masker's private registry, an ObjectStoragePath's connection id in 2.11, the date-time
+trigger's home, the task state store of 3.3) is bridged below. Names are resolved when first used, so importing an
+operator at DAG parse loads nothing it does not need.
 
 What an older Airflow cannot offer degrades as the README's version table says:
 

@@ -81,26 +81,24 @@ CONN_FIELDS: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 
+
+def _standard_fields(host: str, credentials_of: str) -> dict[str, Any]:
+    """Both types hide schema and port, and relabel host, login and password the same way."""
+    return {
+        "hidden-fields": ["schema", "port"],
+        "relabeling": {"host": "API base URL", "login": "Client ID", "password": "Client secret"},
+        "placeholders": {
+            "host": host,
+            "login": f"your {credentials_of} client id",
+            "password": f"your {credentials_of} client secret",
+        },
+    }
+
+
 #: connection type -> hidden, relabelled and placeholder standard fields (provider-info spelling).
 UI_FIELD_BEHAVIOUR: dict[str, dict[str, Any]] = {
-    "criteo_mpo": {
-        "hidden-fields": ["schema", "port"],
-        "relabeling": {"host": "API base URL", "login": "Client ID", "password": "Client secret"},
-        "placeholders": {
-            "host": "https://api.criteo.com",
-            "login": "your Criteo application's client id",
-            "password": "your Criteo application's client secret",
-        },
-    },
-    "walmart_marketplace": {
-        "hidden-fields": ["schema", "port"],
-        "relabeling": {"host": "API base URL", "login": "Client ID", "password": "Client secret"},
-        "placeholders": {
-            "host": "https://marketplace.walmartapis.com",
-            "login": "your Walmart Marketplace client id",
-            "password": "your Walmart Marketplace client secret",
-        },
-    },
+    "criteo_mpo": _standard_fields("https://api.criteo.com", "Criteo application's"),
+    "walmart_marketplace": _standard_fields("https://marketplace.walmartapis.com", "Walmart Marketplace"),
 }
 
 

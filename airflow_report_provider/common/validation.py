@@ -100,8 +100,8 @@ def integer(
     return number
 
 
-def duration(field: str, value: Any) -> float | None:
-    """Seconds from a number of seconds or a timedelta (``None`` stays ``None``); more than 0."""
+def duration(field: str, value: Any, *, allow_zero: bool = False) -> float | None:
+    """Seconds from a number of seconds or a timedelta (``None`` stays ``None``): more than 0, or 0 and more."""
     if value is None:
         return None
     if isinstance(value, timedelta):
@@ -110,6 +110,6 @@ def duration(field: str, value: Any) -> float | None:
         seconds = float(value)
     else:
         raise ReportValidationError(field, "must be a number of seconds or a timedelta", value)
-    if not seconds > 0:
-        raise ReportValidationError(field, "must be more than 0 seconds", value)
+    if not (seconds > 0 or (allow_zero and seconds == 0)):
+        raise ReportValidationError(field, "must be 0 seconds or more" if allow_zero else "must be more than 0 seconds", value)
     return seconds

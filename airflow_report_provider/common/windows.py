@@ -35,7 +35,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow_report_provider.common.exceptions import ReportValidationError
-from airflow_report_provider.common.validation import format_utc, parse_datetime
+from airflow_report_provider.common.validation import duration, format_utc, parse_datetime
 
 __all__ = [
     "DEFAULT_DATA_LATENCY",
@@ -82,15 +82,9 @@ def _aware_now(now: Any) -> datetime:
 
 def _latency(value: Any) -> timedelta:
     """A non-negative timedelta; numbers are seconds."""
-    if isinstance(value, bool):
-        raise ReportValidationError("data_latency", "must be a timedelta or a number of seconds", value)
-    if isinstance(value, (int, float)):
-        value = timedelta(seconds=value)
-    if not isinstance(value, timedelta):
-        raise ReportValidationError("data_latency", "must be a timedelta or a number of seconds", value)
-    if value < timedelta(0):
-        raise ReportValidationError("data_latency", "must not be negative", value)
-    return value
+    if value is None:
+        raise ReportValidationError("data_latency", "must be a number of seconds or a timedelta", value)
+    return timedelta(seconds=duration("data_latency", value, allow_zero=True))
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any
 from airflow_report_provider.apis.criteo_mpo import CriteoReportRequest, check_arguments
 from airflow_report_provider.common.exceptions import ReportValidationError
 from airflow_report_provider.common.states import ReportStatus
+from airflow_report_provider.common.validation import duration
 from airflow_report_provider.common.windows import DEFAULT_DATA_LATENCY, ReportWindow, resolve_window
 from airflow_report_provider.operators.arguments import check_at_parse
 from airflow_report_provider.operators.base import ReportJobOperator, default_deferrable
 from airflow_report_provider.operators.outcomes import fail_task
 from airflow_report_provider.operators.report_api import CRITEO_MPO
-from airflow_report_provider.operators.waiting import check_wait_arguments, seconds
+from airflow_report_provider.operators.waiting import check_wait_arguments
 
 if TYPE_CHECKING:
     from airflow_report_provider.compat import Context
@@ -95,7 +96,8 @@ class CriteoMpoReportOperatorBase(ReportJobOperator):
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
         self.timeout = timeout
-        self.data_latency = DEFAULT_DATA_LATENCY if data_latency is None else timedelta(seconds=seconds(data_latency))
+        latency = duration("data_latency", data_latency, allow_zero=True)
+        self.data_latency = DEFAULT_DATA_LATENCY if latency is None else timedelta(seconds=latency)
 
     def report_arguments(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in CRITEO_REPORT_FIELDS}

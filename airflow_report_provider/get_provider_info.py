@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_report_provider import __version__
-from airflow_report_provider.common.lineage import ASSET_SCHEMES
+from airflow_report_provider.common.observability.lineage import ASSET_SCHEMES
 from airflow_report_provider.hooks.forms import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 
 _PACKAGE = "airflow_report_provider"
@@ -80,7 +80,7 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "Criteo Marketplace Performance Outcomes", "python-modules": [f"{_PACKAGE}.triggers.criteo_mpo"]},
             {"integration-name": "Walmart Marketplace", "python-modules": [f"{_PACKAGE}.triggers.walmart"]},
         ],
-        # Reports read through the hooks are hook-level lineage inputs (common/lineage.py names them).
+        # Reports read through the hooks are hook-level lineage inputs (common/observability/lineage.py names them).
         "asset-uris": [
             {
                 "schemes": ASSET_SCHEMES,

@@ -27,9 +27,9 @@ REDIS = "redis://127.0.0.1:6379/7"
 def _poll(url: str, report_id: str, storage: str | None, until: float) -> None:
     from airflow_report_provider.apis.criteo_mpo import CriteoMpoProtocol
     from airflow_report_provider.common.exceptions import RateLimitedError
-    from airflow_report_provider.common.protocol import Credentials
-    from airflow_report_provider.common.retry import RetryPolicy
-    from airflow_report_provider.common.transport import SyncTransport
+    from airflow_report_provider.common.http.protocol import Credentials
+    from airflow_report_provider.common.http.retry import RetryPolicy
+    from airflow_report_provider.common.http.transport import SyncTransport
     from airflow_report_provider.simulator.config import SimulatorConfig
 
     cfg = SimulatorConfig()

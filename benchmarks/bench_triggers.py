@@ -94,7 +94,7 @@ class NaiveTrigger:
     def _protocol(self) -> tuple[Any, Any]:
         from airflow_report_provider.apis.criteo_mpo import CriteoMpoProtocol
         from airflow_report_provider.apis.walmart import WalmartProtocol
-        from airflow_report_provider.common.protocol import Credentials
+        from airflow_report_provider.common.http.protocol import Credentials
 
         conn = json.loads(os.environ[f"AIRFLOW_CONN_{self.job['conn_id'].upper()}"])
         credentials = Credentials(host=conn["host"], client_id=conn["login"], client_secret=conn["password"])
@@ -104,7 +104,7 @@ class NaiveTrigger:
     async def run(self) -> Any:
         import aiohttp
 
-        from airflow_report_provider.common.http import Headers, HttpResponse
+        from airflow_report_provider.common.http.messages import Headers, HttpResponse
 
         protocol, credentials = self._protocol()
         parse = protocol.parse_job if self.job["api"] == "criteo" else protocol.parse_request

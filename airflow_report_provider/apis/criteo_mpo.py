@@ -1,7 +1,7 @@
 """Criteo Marketplace Performance Outcomes (MPO) real-time report export: the sans-IO protocol.
 
-Pure functions and dataclasses, no I/O. The shared transports (``common/transport.py``) send the
-:class:`~airflow_report_provider.common.http.HttpRequest` values built here and hand the answers back to be parsed.
+Pure functions and dataclasses, no I/O. The shared transports (``common/http/transport.py``) send the
+:class:`~airflow_report_provider.common.http.messages.HttpRequest` values built here and hand the answers back to be parsed.
 
 Workflow: ``POST {base}/realtime-reports/export`` creates a job, ``GET {base}/report-jobs/{id}`` polls it until
 ``Done``, ``GET {base}/realtime-reports/{id}`` returns the file bytes (CSV or JSON). Where the product documentation
@@ -33,8 +33,8 @@ from airflow_report_provider.common.exceptions import (
     ServerError,
     TokenExpiredError,
 )
-from airflow_report_provider.common.http import HttpRequest, HttpResponse
-from airflow_report_provider.common.protocol import AccessToken, ApiProtocol, Credentials
+from airflow_report_provider.common.http.messages import HttpRequest, HttpResponse
+from airflow_report_provider.common.http.protocol import AccessToken, ApiProtocol, Credentials
 from airflow_report_provider.common.states import ReportState, ReportStatus
 from airflow_report_provider.common.validation import (
     format_utc,

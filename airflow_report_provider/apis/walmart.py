@@ -3,7 +3,7 @@
 Request models with validation, request building, answer parsing and error mapping for
 ``POST /v3/reports/reportRequests`` (create), ``GET /v3/reports/reportRequests/{id}`` (status),
 ``GET /v3/reports/reportRequests`` (list), ``GET /v3/reports/downloadReport`` (pre-signed URL) and the token calls.
-No sockets here: the shared transports in ``common/transport.py`` move the :class:`HttpRequest` values built below.
+No sockets here: the shared transports in ``common/http/transport.py`` move the :class:`HttpRequest` values built below.
 
 Facts and quirks followed (``reference/walmart-reports.md`` wins over the OpenAPI document where they disagree):
 
@@ -41,9 +41,9 @@ from airflow_report_provider.common.exceptions import (
     ServerError,
     TokenExpiredError,
 )
-from airflow_report_provider.common.http import HttpRequest, HttpResponse
-from airflow_report_provider.common.protocol import AccessToken, ApiProtocol, Credentials
-from airflow_report_provider.common.redaction import redact_url
+from airflow_report_provider.common.http.messages import HttpRequest, HttpResponse
+from airflow_report_provider.common.http.protocol import AccessToken, ApiProtocol, Credentials
+from airflow_report_provider.common.observability.redaction import redact_url
 from airflow_report_provider.common.states import ReportState, ReportStatus
 from airflow_report_provider.common.validation import format_utc, parse_datetime, string_list
 

@@ -17,10 +17,10 @@ from typing import Any, ClassVar
 from airflow_report_provider.compat import BaseHook, aget_connection, conf
 
 from airflow_report_provider.common.exceptions import ReportValidationError
-from airflow_report_provider.common.protocol import ApiProtocol, Credentials
-from airflow_report_provider.common.retry import RetryPolicy
+from airflow_report_provider.common.http.protocol import ApiProtocol, Credentials
+from airflow_report_provider.common.http.retry import RetryPolicy
 from airflow_report_provider.common.states import ReportStatus
-from airflow_report_provider.common.transport import LOOP_TURNS, AsyncTransport, SyncTransport
+from airflow_report_provider.common.http.transport import LOOP_TURNS, AsyncTransport, SyncTransport
 from airflow_report_provider.hooks.connections import CONNECTION_LOOKUPS
 from airflow_report_provider.hooks.extras import COMMON_EXTRAS, Parser, parse_extras
 

@@ -19,12 +19,12 @@ from airflow_report_provider.apis.criteo_mpo import (
     CriteoReportRequest,
     validate_report_id,
 )
-from airflow_report_provider.common import lineage
-from airflow_report_provider.common.http import HttpRequest
-from airflow_report_provider.common.retry import RetryPolicy
+from airflow_report_provider.common.observability import lineage
+from airflow_report_provider.common.http.messages import HttpRequest
+from airflow_report_provider.common.http.retry import RetryPolicy
 from airflow_report_provider.common.states import ReportStatus
-from airflow_report_provider.common.streaming import ByteOpener, OpenedBody
-from airflow_report_provider.common.transport import DEFAULT_CHUNK_SIZE
+from airflow_report_provider.common.landing.streaming import ByteOpener, OpenedBody
+from airflow_report_provider.common.http.transport import DEFAULT_CHUNK_SIZE
 from airflow_report_provider.hooks.base import ConnectionSettings, ReportApiAsyncHook, ReportApiHook
 from airflow_report_provider.hooks.extras import text
 from airflow_report_provider.hooks.forms import connection_form

@@ -24,12 +24,12 @@ from airflow_report_provider.apis.walmart import (
     find_reusable_request,
     validate_request_id,
 )
-from airflow_report_provider.common import lineage
+from airflow_report_provider.common.observability import lineage
 from airflow_report_provider.common.exceptions import ApiError, RateLimitedError, ServerError, TransportError
-from airflow_report_provider.common.redaction import mask_secret, redact_url
+from airflow_report_provider.common.observability.redaction import mask_secret, redact_url
 from airflow_report_provider.common.states import ReportStatus
-from airflow_report_provider.common.streaming import ByteOpener, OpenedBody
-from airflow_report_provider.common.transport import DEFAULT_CHUNK_SIZE
+from airflow_report_provider.common.landing.streaming import ByteOpener, OpenedBody
+from airflow_report_provider.common.http.transport import DEFAULT_CHUNK_SIZE
 from airflow_report_provider.hooks.base import ConnectionSettings, ReportApiAsyncHook, ReportApiHook
 from airflow_report_provider.hooks.extras import text
 from airflow_report_provider.hooks.forms import connection_form

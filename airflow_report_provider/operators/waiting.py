@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from airflow_report_provider.common import metrics
+from airflow_report_provider.common.observability import metrics
 from airflow_report_provider.common.exceptions import RateLimitedError
 from airflow_report_provider.common.polling import wait_for_terminal
 from airflow_report_provider.common.states import EventStatus, ReportStatus

@@ -10,12 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
-from airflow_report_provider.common import lineage
+from airflow_report_provider.common.observability import lineage
 from airflow_report_provider.common.exceptions import ReportValidationError
-from airflow_report_provider.common.output_settings import DEFAULT_ROW_GROUP_SIZE, OutputSettings, check_output_params
-from airflow_report_provider.common.redaction import redact_url
-from airflow_report_provider.common.sinks import validate_checksum, validate_compression
-from airflow_report_provider.common.sources import DEFAULT_CHUNK_SIZE, ByteOpener
+from airflow_report_provider.common.landing.settings import DEFAULT_ROW_GROUP_SIZE, OutputSettings, check_output_params
+from airflow_report_provider.common.observability.redaction import redact_url
+from airflow_report_provider.common.landing.sinks import validate_checksum, validate_compression
+from airflow_report_provider.common.landing.sources import DEFAULT_CHUNK_SIZE, ByteOpener
 from airflow_report_provider.operators.arguments import is_runtime_value
 from airflow_report_provider.operators.outcomes import fail_task
 
@@ -159,7 +159,7 @@ class WriteOptions:
     ) -> dict[str, Any]:
         """Land the report at the destination in its output format; the XCom dict (uri, bytes, sha256, rows, ...)
         plus ``extra``."""
-        from airflow_report_provider.common.report_output import write_report  # the formats load when a task runs
+        from airflow_report_provider.common.landing.writer import write_report  # the formats load when a task runs
 
         result = write_report(
             openers,

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from airflow_report_provider.apis.criteo_mpo import validate_report_id
 from airflow_report_provider.common.exceptions import ReportProviderError, ReportValidationError
 from airflow_report_provider.common.states import ReportState
-from airflow_report_provider.common.output_settings import DEFAULT_ROW_GROUP_SIZE
-from airflow_report_provider.common.sources import DEFAULT_CHUNK_SIZE
+from airflow_report_provider.common.landing.settings import DEFAULT_ROW_GROUP_SIZE
+from airflow_report_provider.common.landing.sources import DEFAULT_CHUNK_SIZE
 from airflow_report_provider.operators.arguments import is_runtime_value
 from airflow_report_provider.operators.criteo_mpo import CRITEO_REPORT_FIELDS, CriteoMpoReportOperatorBase
 from airflow_report_provider.operators.outcomes import fail_task
@@ -132,6 +132,6 @@ class CriteoMpoReportToObjectStorageOperator(CriteoMpoReportOperatorBase):
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the export (API host, advertisers, window) in, the written file out."""
-        from airflow_report_provider.common.lineage import criteo_transfer_lineage
+        from airflow_report_provider.common.observability.lineage import criteo_transfer_lineage
 
         return criteo_transfer_lineage(self, task_instance)

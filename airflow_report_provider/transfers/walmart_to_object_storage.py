@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_report_provider.apis.walmart import validate_request_id
 from airflow_report_provider.common.exceptions import ReportProviderError
-from airflow_report_provider.common.output_settings import DEFAULT_ROW_GROUP_SIZE
-from airflow_report_provider.common.sources import DEFAULT_CHUNK_SIZE
+from airflow_report_provider.common.landing.settings import DEFAULT_ROW_GROUP_SIZE
+from airflow_report_provider.common.landing.sources import DEFAULT_CHUNK_SIZE
 from airflow_report_provider.operators.arguments import is_runtime_value
 from airflow_report_provider.operators.outcomes import fail_task
 from airflow_report_provider.operators.walmart import WALMART_REPORT_FIELDS, WalmartReportOperatorBase
@@ -123,6 +123,6 @@ class WalmartReportToObjectStorageOperator(WalmartReportOperatorBase):
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the report request (API host, type, version) in, the written file out."""
-        from airflow_report_provider.common.lineage import walmart_transfer_lineage
+        from airflow_report_provider.common.observability.lineage import walmart_transfer_lineage
 
         return walmart_transfer_lineage(self, task_instance)

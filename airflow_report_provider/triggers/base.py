@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from airflow_report_provider.compat import BaseTrigger, TriggerEvent
 
-from airflow_report_provider.common import metrics
+from airflow_report_provider.common.observability import metrics
 from airflow_report_provider.common.exceptions import (
     ApiError,
     RateLimitedError,
@@ -26,7 +26,7 @@ from airflow_report_provider.common.exceptions import (
 )
 from airflow_report_provider.common.polling import PollSchedule
 from airflow_report_provider.common.states import EVENT_STATUS_FOR_STATE, EventStatus, ReportStatus
-from airflow_report_provider.common.transport import SESSIONS
+from airflow_report_provider.common.http.transport import SESSIONS
 
 #: Default wait before a trigger gives up, when neither ``timeout`` nor ``deadline`` is given.
 DEFAULT_TIMEOUT_SECONDS = 3 * 3600

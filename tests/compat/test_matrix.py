@@ -199,7 +199,7 @@ def test_test_connection(sim, hook):
 def test_openlineage_facets_of_a_transfer(sim, airflow_db, tmp_path):
     if importlib.util.find_spec("airflow.providers.openlineage") is None:
         pytest.skip("apache-airflow-providers-openlineage is not installed beside this Airflow")
-    from airflow_report_provider.common import lineage
+    from airflow_report_provider.common.observability import lineage
 
     dag = dags.TRANSFERS["walmart", "blocking"]
     dag_run = run(dag, LOGICAL_DATE, f"file://{tmp_path}")

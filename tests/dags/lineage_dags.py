@@ -24,7 +24,7 @@ with DAG("criteo_hook_lineage", schedule=None, start_date=START, params={"destin
     @task
     def download(report_id: str, destination: str) -> dict:
         """A user's own task: the hook's opener streamed by the provider's writer."""
-        from airflow_report_provider.common.streaming import stream_to_object_storage
+        from airflow_report_provider.common.landing.streaming import stream_to_object_storage
         from airflow_report_provider.hooks.criteo_mpo import CriteoMpoHook
 
         return stream_to_object_storage(CriteoMpoHook().open_download(report_id), destination).as_xcom()

@@ -10,8 +10,8 @@ import pytest
 from airflow_report_provider.apis.criteo_mpo import CriteoReportRequest
 from airflow_report_provider.common.exceptions import AuthenticationError, InvalidRequestError, ReportNotFoundError
 from airflow_report_provider.common.states import ReportState
-from airflow_report_provider.common.tokens import TOKEN_CACHE
-from airflow_report_provider.common.transport import SESSIONS
+from airflow_report_provider.common.http.tokens import TOKEN_CACHE
+from airflow_report_provider.common.http.transport import SESSIONS
 from airflow_report_provider.hooks.criteo_mpo import CriteoMpoAsyncHook, CriteoMpoHook
 from airflow_report_provider.triggers.criteo_mpo import CriteoMpoReportTrigger
 from tests.support.airflow_env import connection_env

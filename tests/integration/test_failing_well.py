@@ -11,7 +11,7 @@ import pytest
 
 from airflow_report_provider.apis.criteo_mpo import CriteoReportRequest
 from airflow_report_provider.common.exceptions import RateLimitedError, ServerError
-from airflow_report_provider.common.tokens import TOKEN_CACHE
+from airflow_report_provider.common.http.tokens import TOKEN_CACHE
 from airflow_report_provider.hooks.connections import ConnectionLookups
 from airflow_report_provider.hooks.criteo_mpo import CREATE_ATTEMPTS, CriteoMpoAsyncHook, CriteoMpoHook
 from airflow_report_provider.hooks.walmart import WalmartMarketplaceHook

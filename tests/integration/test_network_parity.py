@@ -11,7 +11,7 @@ from airflow_report_provider.apis.criteo_mpo import CriteoReportRequest
 from airflow_report_provider.apis.walmart import WalmartReportRequest
 from airflow_report_provider.common.exceptions import ApiError
 from airflow_report_provider.common.states import ReportState
-from airflow_report_provider.common.streaming import stream_to_local_file
+from airflow_report_provider.common.landing.streaming import stream_to_local_file
 from airflow_report_provider.hooks.criteo_mpo import CriteoMpoAsyncHook, CriteoMpoHook
 from airflow_report_provider.hooks.walmart import WalmartMarketplaceAsyncHook, WalmartMarketplaceHook
 from tests.support.airflow_env import simulator_connections

@@ -13,11 +13,11 @@ import os
 import pytest
 
 from airflow_report_provider.apis.criteo_mpo import CriteoMpoProtocol
-from airflow_report_provider.common.protocol import Credentials
-from airflow_report_provider.common.ratelimit import RateLimiterRegistry
-from airflow_report_provider.common.retry import RetryPolicy
-from airflow_report_provider.common.shared_ratelimit import SHARED_LIMITS, SharedRateLimit, window_for
-from airflow_report_provider.common.transport import AsyncTransport
+from airflow_report_provider.common.http.protocol import Credentials
+from airflow_report_provider.common.http.ratelimit import RateLimiterRegistry
+from airflow_report_provider.common.http.retry import RetryPolicy
+from airflow_report_provider.common.http.shared_ratelimit import SHARED_LIMITS, SharedRateLimit, window_for
+from airflow_report_provider.common.http.transport import AsyncTransport
 from airflow_report_provider.hooks.criteo_mpo import CriteoMpoAsyncHook, CriteoMpoHook
 from airflow_report_provider.simulator.testing import create_criteo_export, criteo_token
 from tests.support.airflow_env import simulator_connections
@@ -111,7 +111,7 @@ def test_sync_hook_books_its_calls_in_the_shared_window(sim, redis_url, monkeypa
 def test_unreachable_store_falls_back_to_the_process_limiter_with_one_warning(sim, monkeypatch, caplog):
     simulator_connections(sim, monkeypatch, max_calls_per_minute=600, rate_limit_storage=UNREACHABLE)
     report_id = create_criteo_export(sim, criteo_token(sim))
-    with caplog.at_level(logging.WARNING, logger="airflow_report_provider.common.shared_ratelimit"):
+    with caplog.at_level(logging.WARNING, logger="airflow_report_provider.common.http.shared_ratelimit"):
         for _ in range(3):
             CriteoMpoHook().get_report_status(report_id)
     assert sim.stats.calls["criteo.status"] == 3

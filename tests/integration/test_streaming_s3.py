@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import pytest
 
 from airflow_report_provider.common.exceptions import TransferError, TransportError
-from airflow_report_provider.common.streaming import OpenedBody, stream_to_object_storage
+from airflow_report_provider.common.landing.streaming import OpenedBody, stream_to_object_storage
 
 MIB = 1024 * 1024
 PAYLOAD = os.urandom(20 * MIB + 12345)  # several 8 MiB multipart parts

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from airflow_report_provider.common.transport import SESSIONS
+from airflow_report_provider.common.http.transport import SESSIONS
 from airflow_report_provider.simulator import SimulatorConfig, run_simulator
 from airflow_report_provider.simulator.testing import (
     create_criteo_export,

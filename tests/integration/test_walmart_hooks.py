@@ -10,9 +10,9 @@ import pytest
 from airflow_report_provider.apis.walmart import WalmartReportRequest
 from airflow_report_provider.common.exceptions import RateLimitedError, ReportNotFoundError
 from airflow_report_provider.common.states import ReportState
-from airflow_report_provider.common.streaming import stream_to_local_file
-from airflow_report_provider.common.tokens import TOKEN_CACHE
-from airflow_report_provider.common.transport import SESSIONS
+from airflow_report_provider.common.landing.streaming import stream_to_local_file
+from airflow_report_provider.common.http.tokens import TOKEN_CACHE
+from airflow_report_provider.common.http.transport import SESSIONS
 from airflow_report_provider.hooks.walmart import WalmartMarketplaceAsyncHook, WalmartMarketplaceHook
 from airflow_report_provider.triggers.walmart import WalmartReportTrigger
 from tests.support.airflow_env import connection_env

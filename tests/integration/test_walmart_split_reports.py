@@ -10,8 +10,8 @@ import pytest
 
 from airflow_report_provider.apis.walmart import WalmartReportRequest
 from airflow_report_provider.common.exceptions import ApiError, ReportContentError
-from airflow_report_provider.common.report_output import check_output_params, write_report
-from airflow_report_provider.common.sources import file_opener
+from airflow_report_provider.common.landing.writer import check_output_params, write_report
+from airflow_report_provider.common.landing.sources import file_opener
 from airflow_report_provider.common.states import ReportState
 from airflow_report_provider.hooks.walmart import WalmartMarketplaceAsyncHook, WalmartMarketplaceHook
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from airflow_report_provider.common.lineage import criteo_report_name, storage_dataset, storage_uri, walmart_report_name
+from airflow_report_provider.common.observability.lineage import criteo_report_name, storage_dataset, storage_uri, walmart_report_name
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -160,7 +160,7 @@ def test_transfer_complete_events_carry_input_and_output(sim, airflow_db, s3_buc
 
 def test_typed_output_gets_a_schema_and_statistics():
     pytest.importorskip("airflow.providers.openlineage", reason="apache-airflow-providers-openlineage (dev extra)")
-    from airflow_report_provider.common.lineage import build_lineage
+    from airflow_report_provider.common.observability.lineage import build_lineage
 
     result = {
         "uri": "s3://aws_default@bucket/mpo/report.parquet",
@@ -187,7 +187,7 @@ def test_hook_level_report_assets_are_scrubbed_and_convert_to_the_operators_nami
     pytest.importorskip("airflow.providers.openlineage", reason="apache-airflow-providers-openlineage (dev extra)")
     from airflow.sdk import Asset
 
-    from airflow_report_provider.common.lineage import ASSET_SCHEMES, asset_to_openlineage, report_asset_uri
+    from airflow_report_provider.common.observability.lineage import ASSET_SCHEMES, asset_to_openlineage, report_asset_uri
     from airflow_report_provider.get_provider_info import get_provider_info
 
     uri = report_asset_uri("criteo_mpo", "https://client:s3cret@api.criteo.com/preview?token=abc", "marketplace-performance-outcomes/exports/r1")

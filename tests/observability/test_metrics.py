@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_report_provider.common import metrics
+from airflow_report_provider.common.observability import metrics
 from tests.observability.statsd_listener import StatsdListener, statsd_listener
 
 pytestmark = [pytest.mark.observability, pytest.mark.slow]

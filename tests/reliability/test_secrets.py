@@ -25,7 +25,7 @@ import requests
 from aiohttp import web
 
 from airflow_report_provider.common.exceptions import ReportProviderError, TransportError
-from airflow_report_provider.common.tokens import TOKEN_CACHE
+from airflow_report_provider.common.http.tokens import TOKEN_CACHE
 from airflow_report_provider.hooks.criteo_mpo import CriteoMpoAsyncHook, CriteoMpoHook
 from airflow_report_provider.hooks.walmart import WalmartMarketplaceAsyncHook, WalmartMarketplaceHook
 from airflow_report_provider.triggers.base import ReportJobTrigger

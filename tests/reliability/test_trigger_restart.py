@@ -16,7 +16,7 @@ import pytest
 
 from airflow_report_provider.apis.criteo_mpo import CriteoReportRequest
 from airflow_report_provider.apis.walmart import WalmartReportRequest
-from airflow_report_provider.common.transport import SESSIONS
+from airflow_report_provider.common.http.transport import SESSIONS
 from airflow_report_provider.hooks.criteo_mpo import CriteoMpoHook
 from airflow_report_provider.hooks.walmart import WalmartMarketplaceHook
 from airflow_report_provider.triggers.criteo_mpo import CriteoMpoReportTrigger

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from airflow_report_provider.common.ratelimit import RATE_LIMITERS
-from airflow_report_provider.common.tokens import TOKEN_CACHE
+from airflow_report_provider.common.http.ratelimit import RATE_LIMITERS
+from airflow_report_provider.common.http.tokens import TOKEN_CACHE
 from airflow_report_provider.hooks.connections import CONNECTION_LOOKUPS
 from airflow_report_provider.simulator import SimulatorConfig, run_simulator
 

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from airflow_report_provider.common.archives import (
+from airflow_report_provider.common.landing.archives import (
     UTF8_BOM,
     detect_format,
     inspect_report_file,
@@ -18,7 +18,7 @@ from airflow_report_provider.common.archives import (
     sniff_format,
 )
 from airflow_report_provider.common.exceptions import TransferError
-from airflow_report_provider.common.streaming import file_opener, stream_to_object_storage
+from airflow_report_provider.common.landing.streaming import file_opener, stream_to_object_storage
 
 CSV = b"date,sku,units\n" + b"".join(b"2024-01-%02d,SKU%d,%d\n" % (d % 28 + 1, d, d * 3) for d in range(5000))
 

@@ -17,14 +17,14 @@ from airflow_report_provider.common.exceptions import (
     ServerError,
     TransportError,
 )
-from airflow_report_provider.common.http import Headers, HttpRequest, HttpResponse
+from airflow_report_provider.common.http.messages import Headers, HttpRequest, HttpResponse
 from airflow_report_provider.common.polling import PollSchedule, wait_for_terminal
-from airflow_report_provider.common.protocol import AccessToken
-from airflow_report_provider.common.ratelimit import DEFAULT_HEADROOM, RateLimiter, RateLimiterRegistry
-from airflow_report_provider.common.retry import CallPolicy, RetryPolicy, retry_after_from_headers
+from airflow_report_provider.common.http.protocol import AccessToken
+from airflow_report_provider.common.http.ratelimit import DEFAULT_HEADROOM, RateLimiter, RateLimiterRegistry
+from airflow_report_provider.common.http.retry import CallPolicy, RetryPolicy, retry_after_from_headers
 from airflow_report_provider.common.states import ReportState, ReportStatus
-from airflow_report_provider.common.tokens import TokenCache
-from airflow_report_provider.common.transport import LOOP_TURNS
+from airflow_report_provider.common.http.tokens import TokenCache
+from airflow_report_provider.common.http.transport import LOOP_TURNS
 
 CRITEO = CriteoMpoProtocol(host="https://api.example")
 GET = HttpRequest("GET", "https://api.example/x", endpoint="criteo.status")

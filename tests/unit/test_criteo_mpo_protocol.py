@@ -44,8 +44,8 @@ from airflow_report_provider.common.exceptions import (
     ServerError,
     TokenExpiredError,
 )
-from airflow_report_provider.common.http import Headers, HttpRequest, HttpResponse
-from airflow_report_provider.common.protocol import AccessToken, ApiProtocol, Credentials
+from airflow_report_provider.common.http.messages import Headers, HttpRequest, HttpResponse
+from airflow_report_provider.common.http.protocol import AccessToken, ApiProtocol, Credentials
 from airflow_report_provider.common.states import ReportState
 
 SPEC_PATH = (

@@ -13,10 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_report_provider.common.exceptions import ReportContentError, ReportValidationError, TransferError, TransportError
-from airflow_report_provider.common.formats.column_types import check_column_types
-from airflow_report_provider.common.formats.csv import RowCounter
-from airflow_report_provider.common.report_output import check_output_params, write_report
-from airflow_report_provider.common.sources import file_opener, iter_opener
+from airflow_report_provider.common.landing.formats.column_types import check_column_types
+from airflow_report_provider.common.landing.formats.csv import RowCounter
+from airflow_report_provider.common.landing.writer import check_output_params, write_report
+from airflow_report_provider.common.landing.sources import file_opener, iter_opener
 
 COLUMNS = ["AdvertiserId", "CampaignId", "SellerName", "Hour", "Clicks", "Displays", "Cost", "Mystery"]
 ROWS = [
@@ -104,7 +104,7 @@ def test_csv_and_json_exports_give_the_same_parquet(tmp_path, ids_as_numbers):
 
 
 def test_json_export_is_read_incrementally_in_batches(tmp_path, monkeypatch):
-    from airflow_report_provider.common.formats import readers
+    from airflow_report_provider.common.landing.formats import readers
 
     monkeypatch.setattr(readers, "_JSON_READ_SIZE", 64)
     rows = [["00001", str(i), f"2026-11-24T{i % 24:02d}:00:00Z", str(i), str(2 * i), f"{i}.5"] for i in range(5000)]
@@ -392,7 +392,7 @@ def test_timestamps_without_offset_late_in_the_file_are_taken_as_utc(tmp_path):
 
 @pytest.mark.parametrize("read_size", [7, 64, 1 << 20])
 def test_json_rows_with_brackets_inside_strings(tmp_path, monkeypatch, read_size):
-    from airflow_report_provider.common.formats import readers
+    from airflow_report_provider.common.landing.formats import readers
 
     monkeypatch.setattr(readers, "_JSON_READ_SIZE", read_size)
     names = ['a"],["b', "x]", "[y", "],", 'q\\"],[', "plain"]

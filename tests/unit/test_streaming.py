@@ -20,7 +20,7 @@ from airflow_report_provider.common.exceptions import (
     TransferError,
     TransportError,
 )
-from airflow_report_provider.common.streaming import (
+from airflow_report_provider.common.landing.streaming import (
     OpenedBody,
     TransferResult,
     file_opener,

@@ -41,9 +41,9 @@ from airflow_report_provider.common.exceptions import (
     ServerError,
     TokenExpiredError,
 )
-from airflow_report_provider.common.http import Headers, HttpRequest, HttpResponse
-from airflow_report_provider.common.protocol import Credentials
-from airflow_report_provider.common.retry import retry_after_from_headers
+from airflow_report_provider.common.http.messages import Headers, HttpRequest, HttpResponse
+from airflow_report_provider.common.http.protocol import Credentials
+from airflow_report_provider.common.http.retry import retry_after_from_headers
 from airflow_report_provider.common.states import ReportState, ReportStatus
 
 UTC = timezone.utc

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_report_provider.common.destinations import (
+from airflow_report_provider.common.landing.destination import (
     S3_BLOCK_SIZE,
     TRANSACTIONAL_PROTOCOLS,
     as_storage_path,
@@ -28,11 +28,11 @@ from airflow_report_provider.common.destinations import (
     sink_factory,
     validate_settings,
 )
-from airflow_report_provider.common import metrics
+from airflow_report_provider.common.observability import metrics
 from airflow_report_provider.common.exceptions import IncompleteDownloadError, TransferError, TransportError
-from airflow_report_provider.common.progress import ProgressReporter
-from airflow_report_provider.common.sinks import COMPRESSIONS, LocalSink, Output, Sink, scrub, validate_compression
-from airflow_report_provider.common.sources import (
+from airflow_report_provider.common.observability.progress import ProgressReporter
+from airflow_report_provider.common.landing.sinks import COMPRESSIONS, LocalSink, Output, Sink, scrub, validate_compression
+from airflow_report_provider.common.landing.sources import (
     DEFAULT_CHUNK_SIZE,
     ByteOpener,
     OpenedBody,

@@ -10,10 +10,10 @@ from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from airflow_report_provider.common.archives import inspect_report_file, open_report_member
-from airflow_report_provider.common.resumable_reader import ResumableReader
-from airflow_report_provider.common.sources import ByteOpener
-from airflow_report_provider.common.streaming import stream_to_local_file
+from airflow_report_provider.common.landing.archives import inspect_report_file, open_report_member
+from airflow_report_provider.common.landing.resumable_reader import ResumableReader
+from airflow_report_provider.common.landing.sources import ByteOpener
+from airflow_report_provider.common.landing.streaming import stream_to_local_file
 
 __all__ = ["DownloadState", "ReportPart", "spooled_parts", "streamed_part"]
 

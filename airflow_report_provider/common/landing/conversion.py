@@ -10,18 +10,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_report_provider.common.exceptions import ReportContentError
-from airflow_report_provider.common.formats import WriterOptions, new_writer
-from airflow_report_provider.common.formats.column_types import arrow_type, reader_type, resolve_types
-from airflow_report_provider.common.formats.csv import RowCounter
-from airflow_report_provider.common.formats.readers import (
+from airflow_report_provider.common.landing.formats import WriterOptions, new_writer
+from airflow_report_provider.common.landing.formats.column_types import arrow_type, reader_type, resolve_types
+from airflow_report_provider.common.landing.formats.csv import RowCounter
+from airflow_report_provider.common.landing.formats.readers import (
     CsvConversionError,
     criteo_json_batches,
     csv_batches,
     read_csv_header,
 )
-from airflow_report_provider.common.output_settings import OutputSettings
-from airflow_report_provider.common.report_parts import ReportPart
-from airflow_report_provider.common.sinks import Output
+from airflow_report_provider.common.landing.settings import OutputSettings
+from airflow_report_provider.common.landing.parts import ReportPart
+from airflow_report_provider.common.landing.sinks import Output
 
 __all__ = ["ReadAsText", "copy_csv", "write_batches"]
 
@@ -113,7 +113,7 @@ def _write_parts(
 ) -> tuple[int, list[dict[str, str]]]:
     import pyarrow as pa
 
-    from airflow_report_provider.common.formats.column_types import cast_column
+    from airflow_report_provider.common.landing.formats.column_types import cast_column
 
     writer = None
     columns: list[str] = []
@@ -166,7 +166,7 @@ def _write_parts(
 def _locate(part: ReportPart, error: CsvConversionError, columns: list[str], specs: list[str], first_row: int) -> ReportContentError:
     """The row of the value pyarrow's reader refused: the part read again as text and cast column by column
     (the error path only; a streamed Criteo export is downloaded again for it)."""
-    from airflow_report_provider.common.formats.column_types import cast_column
+    from airflow_report_provider.common.landing.formats.column_types import cast_column
 
     column = columns[error.column] if error.column < len(columns) else f"#{error.column}"
     try:

@@ -27,9 +27,9 @@ OUTPUT_FORMATS = ("raw", "csv", "parquet", "ndjson")
 PARQUET_COMPRESSIONS = ("zstd", "snappy")
 #: format -> "module:class" (imported on first use: pyarrow is an optional extra).
 _WRITERS = {
-    "csv": "airflow_report_provider.common.formats.csv:CsvWriter",
-    "parquet": "airflow_report_provider.common.formats.parquet:ParquetFormatWriter",
-    "ndjson": "airflow_report_provider.common.formats.ndjson:NdjsonWriter",
+    "csv": "airflow_report_provider.common.landing.formats.csv:CsvWriter",
+    "parquet": "airflow_report_provider.common.landing.formats.parquet:ParquetFormatWriter",
+    "ndjson": "airflow_report_provider.common.landing.formats.ndjson:NdjsonWriter",
 }
 
 

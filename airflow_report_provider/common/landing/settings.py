@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_report_provider.common.exceptions import ReportValidationError
-from airflow_report_provider.common.formats import PARQUET_COMPRESSIONS, check_output_format, require_pyarrow
-from airflow_report_provider.common.formats.column_types import check_column_types
-from airflow_report_provider.common.sinks import validate_compression
+from airflow_report_provider.common.landing.formats import PARQUET_COMPRESSIONS, check_output_format, require_pyarrow
+from airflow_report_provider.common.landing.formats.column_types import check_column_types
+from airflow_report_provider.common.landing.sinks import validate_compression
 
 __all__ = ["DEFAULT_ROW_GROUP_SIZE", "OutputSettings", "check_output_params"]
 

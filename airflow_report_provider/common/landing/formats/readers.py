@@ -13,9 +13,9 @@ import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from airflow_report_provider.common.archives import UTF8_BOM
+from airflow_report_provider.common.landing.archives import UTF8_BOM
 from airflow_report_provider.common.exceptions import ReportContentError
-from airflow_report_provider.common.sources import ReadStream
+from airflow_report_provider.common.landing.sources import ReadStream
 
 __all__ = ["CsvConversionError", "CsvHeader", "read_csv_header", "csv_batches", "criteo_json_batches", "JSON_BATCH_ROWS"]
 

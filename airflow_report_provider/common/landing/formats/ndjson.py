@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, BinaryIO
 
-from airflow_report_provider.common.formats import WriterOptions
+from airflow_report_provider.common.landing.formats import WriterOptions
 
 
 def _plain(value: Any) -> Any:

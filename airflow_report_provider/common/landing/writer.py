@@ -23,9 +23,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_report_provider.common import metrics
-from airflow_report_provider.common.conversion import ReadAsText, copy_csv, write_batches
-from airflow_report_provider.common.destinations import (
+from airflow_report_provider.common.observability import metrics
+from airflow_report_provider.common.landing.conversion import ReadAsText, copy_csv, write_batches
+from airflow_report_provider.common.landing.destination import (
     as_storage_path,
     public_uri,
     record_lineage,
@@ -33,12 +33,12 @@ from airflow_report_provider.common.destinations import (
     validate_settings,
 )
 from airflow_report_provider.common.exceptions import ReportContentError, TransferError
-from airflow_report_provider.common.formats import require_pyarrow
-from airflow_report_provider.common.output_settings import DEFAULT_ROW_GROUP_SIZE, OutputSettings, check_output_params
-from airflow_report_provider.common.report_parts import DownloadState, ReportPart, spooled_parts, streamed_part
-from airflow_report_provider.common.sinks import Output, scrub
-from airflow_report_provider.common.sources import DEFAULT_CHUNK_SIZE, ByteOpener
-from airflow_report_provider.common.streaming import stream_to_object_storage
+from airflow_report_provider.common.landing.formats import require_pyarrow
+from airflow_report_provider.common.landing.settings import DEFAULT_ROW_GROUP_SIZE, OutputSettings, check_output_params
+from airflow_report_provider.common.landing.parts import DownloadState, ReportPart, spooled_parts, streamed_part
+from airflow_report_provider.common.landing.sinks import Output, scrub
+from airflow_report_provider.common.landing.sources import DEFAULT_CHUNK_SIZE, ByteOpener
+from airflow_report_provider.common.landing.streaming import stream_to_object_storage
 
 if TYPE_CHECKING:
     from airflow_report_provider.compat import ObjectStoragePath

@@ -1,7 +1,7 @@
 """Transport-neutral HTTP request and answer values.
 
 The protocol modules in ``apis/`` build :class:`HttpRequest` values and parse :class:`HttpResponse` values;
-the sync (requests) and async (aiohttp) transports in ``common/transport.py`` move them over the wire.
+the sync (requests) and async (aiohttp) transports in ``common/http/transport.py`` move them over the wire.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class HttpRequest:
 
     def __repr__(self) -> str:
         # Form data (client secrets), headers (tokens) and query strings (URL signatures) never show.
-        from airflow_report_provider.common.redaction import redact_url
+        from airflow_report_provider.common.observability.redaction import redact_url
 
         return f"HttpRequest({self.method} {redact_url(self.url)} endpoint={self.endpoint!r})"
 

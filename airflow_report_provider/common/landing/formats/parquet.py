@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, BinaryIO
 
-from airflow_report_provider.common.formats import WriterOptions
+from airflow_report_provider.common.landing.formats import WriterOptions
 
 
 class ParquetFormatWriter:

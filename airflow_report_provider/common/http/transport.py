@@ -20,16 +20,16 @@ import aiohttp
 import requests
 
 from airflow_report_provider import __version__
-from airflow_report_provider.common import metrics
+from airflow_report_provider.common.observability import metrics
 from airflow_report_provider.common.exceptions import IncompleteDownloadError, TransportError
-from airflow_report_provider.common.http import Headers, HttpRequest, HttpResponse
-from airflow_report_provider.common.protocol import AccessToken, ApiProtocol, Credentials
-from airflow_report_provider.common.ratelimit import RATE_LIMITERS, RateLimiter, RateLimiterRegistry
-from airflow_report_provider.common.redaction import mask_secret
-from airflow_report_provider.common.retry import CallPolicy, Decision, RetryPolicy
-from airflow_report_provider.common.shared_ratelimit import SHARED_LIMITS, SharedRateLimit, StoreUnavailable
-from airflow_report_provider.common.streaming import OpenedBody
-from airflow_report_provider.common.tokens import TOKEN_CACHE, TOKEN_MASKS, TokenCache
+from airflow_report_provider.common.http.messages import Headers, HttpRequest, HttpResponse
+from airflow_report_provider.common.http.protocol import AccessToken, ApiProtocol, Credentials
+from airflow_report_provider.common.http.ratelimit import RATE_LIMITERS, RateLimiter, RateLimiterRegistry
+from airflow_report_provider.common.observability.redaction import mask_secret
+from airflow_report_provider.common.http.retry import CallPolicy, Decision, RetryPolicy
+from airflow_report_provider.common.http.shared_ratelimit import SHARED_LIMITS, SharedRateLimit, StoreUnavailable
+from airflow_report_provider.common.landing.streaming import OpenedBody
+from airflow_report_provider.common.http.tokens import TOKEN_CACHE, TOKEN_MASKS, TokenCache
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import csv
 import io
 from typing import Any, BinaryIO
 
-from airflow_report_provider.common.formats import WriterOptions
+from airflow_report_provider.common.landing.formats import WriterOptions
 
 __all__ = ["CsvWriter", "RowCounter"]
 

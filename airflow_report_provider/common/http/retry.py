@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 from airflow_report_provider.common.exceptions import RateLimitedError, ServerError, TransportError
 
 if TYPE_CHECKING:
-    from airflow_report_provider.common.http import HttpRequest, HttpResponse
-    from airflow_report_provider.common.protocol import ApiProtocol
+    from airflow_report_provider.common.http.messages import HttpRequest, HttpResponse
+    from airflow_report_provider.common.http.protocol import ApiProtocol
 
 
 @dataclass(frozen=True)

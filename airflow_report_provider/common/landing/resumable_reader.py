@@ -12,9 +12,9 @@ from contextlib import ExitStack
 from typing import Any
 
 from airflow_report_provider.common.exceptions import IncompleteDownloadError, TransferError, TransportError
-from airflow_report_provider.common.progress import ProgressReporter
-from airflow_report_provider.common.sinks import scrub
-from airflow_report_provider.common.sources import ByteOpener, ReadStream
+from airflow_report_provider.common.observability.progress import ProgressReporter
+from airflow_report_provider.common.landing.sinks import scrub
+from airflow_report_provider.common.landing.sources import ByteOpener, ReadStream
 
 __all__ = ["ResumableReader"]
 

@@ -14,8 +14,8 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Hashable
 
-from airflow_report_provider.common.protocol import AccessToken
-from airflow_report_provider.common.redaction import mask_secret
+from airflow_report_provider.common.http.protocol import AccessToken
+from airflow_report_provider.common.observability.redaction import mask_secret
 
 DEFAULT_REFRESH_MARGIN = 60.0
 

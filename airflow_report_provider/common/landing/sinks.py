@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_report_provider.common.exceptions import ReportValidationError, TransferError
-from airflow_report_provider.common.redaction import redact_url
+from airflow_report_provider.common.observability.redaction import redact_url
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from airflow_report_provider.common.exceptions import ReportValidationError
-from airflow_report_provider.common.sinks import LocalSink, RenameSink, Sink, TransactionalSink
+from airflow_report_provider.common.landing.sinks import LocalSink, RenameSink, Sink, TransactionalSink
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -89,7 +89,7 @@ def record_lineage(path: ObjectStoragePath) -> None:
     try:
         from airflow_report_provider.compat import get_hook_lineage_collector
 
-        from airflow_report_provider.common.lineage import storage_uri
+        from airflow_report_provider.common.observability.lineage import storage_uri
 
         get_hook_lineage_collector().add_output_asset(context=path, uri=storage_uri(path))  # no conn id, no credentials
     except Exception:  # lineage is best effort

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from airflow_report_provider.common.exceptions import ApiError
-from airflow_report_provider.common.http import HttpRequest, HttpResponse
-from airflow_report_provider.common.retry import retry_after_from_headers
+from airflow_report_provider.common.http.messages import HttpRequest, HttpResponse
+from airflow_report_provider.common.http.retry import retry_after_from_headers
 
 
 @dataclass(frozen=True)

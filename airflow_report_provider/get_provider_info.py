@@ -9,7 +9,16 @@ from airflow_report_provider.common.observability.lineage import ASSET_SCHEMES
 from airflow_report_provider.hooks.forms import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 
 _PACKAGE = "airflow_report_provider"
+#: Each API's module name (the same in hooks/, operators/, sensors/, triggers/) -> its integration name.
+_INTEGRATIONS = {"criteo_mpo": "Criteo Marketplace Performance Outcomes", "walmart": "Walmart Marketplace"}
 
+
+def _modules(kind: str) -> list[dict[str, Any]]:
+    """The ``hooks`` / ``operators`` / ``sensors`` / ``triggers`` entries: one module per API."""
+    return [
+        {"integration-name": integration, "python-modules": [f"{_PACKAGE}.{kind}.{module}"]}
+        for module, integration in _INTEGRATIONS.items()
+    ]
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -64,28 +73,16 @@ def get_provider_info() -> dict[str, Any]:
                 },
             },
         },
-        "hooks": [
-            {"integration-name": "Criteo Marketplace Performance Outcomes", "python-modules": [f"{_PACKAGE}.hooks.criteo_mpo"]},
-            {"integration-name": "Walmart Marketplace", "python-modules": [f"{_PACKAGE}.hooks.walmart"]},
-        ],
-        "operators": [
-            {"integration-name": "Criteo Marketplace Performance Outcomes", "python-modules": [f"{_PACKAGE}.operators.criteo_mpo"]},
-            {"integration-name": "Walmart Marketplace", "python-modules": [f"{_PACKAGE}.operators.walmart"]},
-        ],
-        "sensors": [
-            {"integration-name": "Criteo Marketplace Performance Outcomes", "python-modules": [f"{_PACKAGE}.sensors.criteo_mpo"]},
-            {"integration-name": "Walmart Marketplace", "python-modules": [f"{_PACKAGE}.sensors.walmart"]},
-        ],
-        "triggers": [
-            {"integration-name": "Criteo Marketplace Performance Outcomes", "python-modules": [f"{_PACKAGE}.triggers.criteo_mpo"]},
-            {"integration-name": "Walmart Marketplace", "python-modules": [f"{_PACKAGE}.triggers.walmart"]},
-        ],
+        "hooks": _modules("hooks"),
+        "operators": _modules("operators"),
+        "sensors": _modules("sensors"),
+        "triggers": _modules("triggers"),
         # Reports read through the hooks are hook-level lineage inputs (common/observability/lineage.py names them).
         "asset-uris": [
             {
                 "schemes": ASSET_SCHEMES,
                 "handler": None,
-                "to_openlineage_converter": f"{_PACKAGE}.common.lineage.asset_to_openlineage",
+                "to_openlineage_converter": f"{_PACKAGE}.common.observability.lineage.asset_to_openlineage",
             }
         ],
         "transfers": [

@@ -129,7 +129,6 @@ def timed_criteo_download(
     import logging
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
-    from airflow_report_provider.transfers.base import landing_for_run
     from airflow_report_provider.transfers.criteo_mpo_to_object_storage import CriteoMpoReportToObjectStorageOperator
 
     operator = CriteoMpoReportToObjectStorageOperator(
@@ -139,7 +138,7 @@ def timed_criteo_download(
         options = operator.write_options
         operator.download(warm_report_id, options.landing(warm_dest, operator.output_format, operator.column_types))
     before = self_peak_rss_mib()
-    landing = landing_for_run(operator)
+    landing = operator.landing()
     if on_ready is not None:
         on_ready()
     cpu, started = self_cpu_seconds(), time.perf_counter()

@@ -30,7 +30,7 @@ MOVED_MODULES = {
     "streaming": "landing.streaming",
     "output_settings": "landing.settings",
     "destinations": "landing.destination",
-    "resumable_reader": "landing.resumable_reader",
+    "resumable_reader": "landing.download",
     "sinks": "landing.sinks",
     "sources": "landing.sources",
     "archives": "landing.archives",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -36,6 +37,28 @@ def string_list(field: str, value: Any, *, required: bool = False) -> list[str]:
             raise ReportValidationError(field, "items must be non-empty strings or integers", item)
         items.append(str(item).strip())
     return items
+
+
+def matching_text(
+    field: str,
+    value: Any,
+    pattern: re.Pattern[str],
+    rule: str,
+    *,
+    missing: str | None = None,
+    normalise: Callable[[str], str] | None = None,
+) -> str:
+    """A non-empty string, stripped (then ``normalise``-d), that ``pattern`` matches as a whole.
+
+    Raises with ``missing`` (default: ``rule``) when the value is not a string or is blank, with ``rule`` when the
+    pattern does not match; both quote the value as given.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise ReportValidationError(field, missing or rule, value)
+    text = normalise(value.strip()) if normalise else value.strip()
+    if not pattern.fullmatch(text):
+        raise ReportValidationError(field, rule, value)
+    return text
 
 
 def parse_datetime(field: str, value: Any) -> datetime | None:

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from airflow_report_provider.compat import BaseHook, aget_connection, conf
 
 from airflow_report_provider.common.exceptions import ReportValidationError
+from airflow_report_provider.common.http.messages import HttpRequest
 from airflow_report_provider.common.http.protocol import ApiProtocol, Credentials
 from airflow_report_provider.common.http.retry import RetryPolicy
 from airflow_report_provider.common.states import ReportStatus
@@ -81,7 +82,11 @@ def _extra_dict(conn: Any, conn_id: str) -> Mapping[str, Any]:
 
 
 class ReportApiHookBase(BaseHook):
-    """Common base of the sync and async hooks of every API."""
+    """Common base of the sync and async hooks of every API.
+
+    Each API declares the class attributes below, :meth:`build_protocol` and (optionally) :meth:`probe_request`
+    once, in a mixin its sync and async hooks share; the hooks themselves only add the API's calls.
+    """
 
     conn_name_attr: ClassVar[str]
     default_conn_name: ClassVar[str]
@@ -92,16 +97,24 @@ class ReportApiHookBase(BaseHook):
     api_extras: ClassVar[Mapping[str, Parser]] = {}
     #: The API's job statuses (as it spells them, case-insensitive); any other is warned about once.
     known_statuses: ClassVar[frozenset[str]] = frozenset()
+    #: What :meth:`test_connection` answers when the connection works.
+    connection_ok_message: ClassVar[str]
 
     def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.conn_id = conn_id or self.default_conn_name
+        setattr(self, self.conn_name_attr, self.conn_id)  # also under the API's own name ("criteo_mpo_conn_id")
         self._settings: ConnectionSettings | None = None
         self._protocol: ApiProtocol | None = None
 
     def build_protocol(self, settings: ConnectionSettings) -> ApiProtocol:
         """The API's sans-IO protocol configured from the connection."""
         raise NotImplementedError
+
+    def probe_request(self) -> HttpRequest | None:
+        """The call :meth:`test_connection` sends to prove the host and the credentials (the protocol is loaded);
+        ``None``: a token alone proves them."""
+        return None
 
     def _configure(self, conn: Any) -> ConnectionSettings:
         self._settings = ConnectionSettings.from_connection(
@@ -190,6 +203,21 @@ class ReportApiHook(ReportApiHookBase):
             self._finalizer()
             self._transport = None
 
+    def test_connection(self) -> tuple[bool, str]:
+        """Fetch a token, then send :meth:`probe_request` if the API has one (the session is closed afterwards)."""
+        try:
+            transport = self.get_conn()
+            probe = self.probe_request()
+            if probe is None:
+                transport.token()
+            else:
+                transport.send(probe)
+        except Exception as exc:
+            return False, str(exc)
+        finally:
+            self.close()
+        return True, self.connection_ok_message
+
     def __enter__(self) -> ReportApiHook:
         return self
 
@@ -214,6 +242,10 @@ class ReportApiAsyncHook(ReportApiHookBase):
         super().__init__(conn_id, **kwargs)
         self._transport: AsyncTransport | None = None
 
+    async def get_job_status(self, job_id: str) -> ReportStatus:
+        """The report job's current status (each API's hook names its own method; this is the common name)."""
+        raise NotImplementedError
+
     async def _lookup_connection(self, conn_id: str) -> Any:
         # One lookup per loop iteration: lookups of several connections starting together would otherwise run their
         # (CPU-bound: secrets masking) work in one iteration and stall the triggerer's loop.
@@ -227,3 +259,13 @@ class ReportApiAsyncHook(ReportApiHookBase):
             settings = self._configure(conn)
             self._transport = AsyncTransport(self._protocol, settings.credentials, **self._transport_kwargs())  # type: ignore[arg-type]
         return self._transport
+
+    async def test_connection(self) -> tuple[bool, str]:
+        """As :meth:`ReportApiHook.test_connection`, on the loop's shared session."""
+        try:
+            transport = await self.get_transport()
+            probe = self.probe_request()
+            await (transport.token() if probe is None else transport.send(probe))
+        except Exception as exc:
+            return False, str(exc)
+        return True, self.connection_ok_message

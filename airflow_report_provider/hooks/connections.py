@@ -10,11 +10,11 @@ waits for its first poll (:meth:`ReportJobTrigger._poll`), so the round trip is 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from airflow_report_provider.common.http.loops import PerLoop
 
 #: How long a looked-up connection serves new triggers (edits to a connection reach triggers started later).
 CONNECTION_TTL_SECONDS = 10.0
@@ -25,15 +25,11 @@ class ConnectionLookups:
 
     def __init__(self, ttl: float = CONNECTION_TTL_SECONDS) -> None:
         self.ttl = ttl
-        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, tuple[float, asyncio.Future[Any]]]]
-        self._loops = weakref.WeakKeyDictionary()
-        self._guard = threading.Lock()
+        self._entries: PerLoop[dict[str, tuple[float, asyncio.Future[Any]]]] = PerLoop(dict)
 
     async def get(self, conn_id: str, lookup: Callable[[str], Awaitable[Any]]) -> Any:
         """The connection, from a lookup made (or under way) in the last ``ttl`` seconds, else from ``lookup``."""
-        loop = asyncio.get_running_loop()
-        with self._guard:
-            entries = self._loops.setdefault(loop, {})
+        entries = self._entries.get()
         entry = entries.get(conn_id)
         if entry is not None and time.monotonic() - entry[0] <= self.ttl:
             try:
@@ -43,7 +39,7 @@ class ConnectionLookups:
                 if not entry[1].cancelled() or (current is not None and current.cancelling()):
                     raise
                 return await self.get(conn_id, lookup)  # the trigger that was looking it up was cancelled: look again
-        future: asyncio.Future[Any] = loop.create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         entries[conn_id] = (time.monotonic(), future)
         try:
             conn = await lookup(conn_id)
@@ -60,8 +56,7 @@ class ConnectionLookups:
         return conn
 
     def clear(self) -> None:
-        with self._guard:
-            self._loops.clear()
+        self._entries.clear()
 
 
 CONNECTION_LOOKUPS = ConnectionLookups()

@@ -35,20 +35,20 @@ CREATE_ATTEMPTS = 4
 
 
 class _CriteoMpoConnection:
-    """Connection metadata and protocol construction shared by the sync and async hooks."""
+    """What both Criteo hooks declare (see :class:`ReportApiHookBase`): a token alone proves a connection."""
 
     conn_name_attr = "criteo_mpo_conn_id"
     default_conn_name = "criteo_mpo_default"
     conn_type = "criteo_mpo"
     hook_name = "Criteo MPO"
     default_host = CRITEO_DEFAULT_HOST
+    api_extras = {"api_version": text}
+    known_statuses = frozenset(STATES)
+    connection_ok_message = "Connection to Criteo succeeded: a token was issued"
 
     def build_protocol(self, settings: ConnectionSettings) -> CriteoMpoProtocol:
         version = str(settings.extra.get("api_version") or CRITEO_DEFAULT_API_VERSION)
         return CriteoMpoProtocol(host=settings.credentials.host, api_version=version)
-
-    api_extras = {"api_version": text}
-    known_statuses = frozenset(STATES)
 
 
 def create_call(protocol: CriteoMpoProtocol, report: CriteoReportRequest, retry: RetryPolicy) -> tuple[HttpRequest, RetryPolicy]:
@@ -76,7 +76,6 @@ class CriteoMpoHook(_CriteoMpoConnection, ReportApiHook):
 
     def __init__(self, criteo_mpo_conn_id: str = "criteo_mpo_default", **kwargs: Any) -> None:
         super().__init__(criteo_mpo_conn_id, **kwargs)
-        self.criteo_mpo_conn_id = self.conn_id
 
     def create_report(self, report: CriteoReportRequest) -> ReportStatus:
         """Submit an export job; an identical earlier request may answer with its (cached) export id."""
@@ -96,7 +95,7 @@ class CriteoMpoHook(_CriteoMpoConnection, ReportApiHook):
         report_id = validate_report_id(report_id)
         transport = self.get_conn()
         request = self.protocol.download_request(report_id)
-        lineage.record_hook_input(self, lineage.criteo_report_name(None, None, report_id=report_id))
+        lineage.record_hook_input(self, report_id)
 
         def opener(offset: int) -> contextlib.AbstractContextManager[OpenedBody]:
             return transport.open_stream(request, offset=offset, chunk_size=chunk_size)
@@ -108,16 +107,6 @@ class CriteoMpoHook(_CriteoMpoConnection, ReportApiHook):
         with self.open_download(report_id, chunk_size)(0) as body:
             yield from body.chunks
 
-    def test_connection(self) -> tuple[bool, str]:
-        """Fetch a token: proves the host and the credentials (the session is closed afterwards)."""
-        try:
-            self.get_conn().token()
-        except Exception as exc:
-            return False, str(exc)
-        finally:
-            self.close()
-        return True, "Connection to Criteo succeeded: a token was issued"
-
 
 class CriteoMpoAsyncHook(_CriteoMpoConnection, ReportApiAsyncHook):
     """Non-blocking hook used by triggers: status calls and downloads over the loop's shared aiohttp session.
@@ -127,7 +116,6 @@ class CriteoMpoAsyncHook(_CriteoMpoConnection, ReportApiAsyncHook):
 
     def __init__(self, criteo_mpo_conn_id: str = "criteo_mpo_default", **kwargs: Any) -> None:
         super().__init__(criteo_mpo_conn_id, **kwargs)
-        self.criteo_mpo_conn_id = self.conn_id
 
     async def create_report(self, report: CriteoReportRequest) -> ReportStatus:
         """Submit an export job, with the same single retry budget as :meth:`CriteoMpoHook.create_report`."""
@@ -141,17 +129,11 @@ class CriteoMpoAsyncHook(_CriteoMpoConnection, ReportApiAsyncHook):
         transport = await self.get_transport()
         return self.checked(self.protocol.parse_job(await transport.send(self.protocol.status_request(report_id))))  # type: ignore[attr-defined]
 
+    get_job_status = get_report_status
+
     async def iter_report(self, report_id: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
         """The export's bytes in bounded chunks."""
         report_id = validate_report_id(report_id)
         transport = await self.get_transport()
         async for chunk in transport.iter_download(self.protocol.download_request(report_id), chunk_size):  # type: ignore[attr-defined]
             yield chunk
-
-    async def test_connection(self) -> tuple[bool, str]:
-        try:
-            transport = await self.get_transport()
-            await transport.token()
-        except Exception as exc:
-            return False, str(exc)
-        return True, "Connection to Criteo succeeded: a token was issued"

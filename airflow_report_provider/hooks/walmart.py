@@ -27,6 +27,7 @@ from airflow_report_provider.apis.walmart import (
 from airflow_report_provider.common.observability import lineage
 from airflow_report_provider.common.exceptions import ApiError, RateLimitedError, ServerError, TransportError
 from airflow_report_provider.common.observability.redaction import mask_secret, redact_url
+from airflow_report_provider.common.http.messages import HttpRequest
 from airflow_report_provider.common.states import ReportStatus
 from airflow_report_provider.common.landing.streaming import ByteOpener, OpenedBody
 from airflow_report_provider.common.http.transport import DEFAULT_CHUNK_SIZE
@@ -41,13 +42,17 @@ CLOCK_SKEW = timedelta(minutes=10)
 
 
 class _WalmartConnection:
-    """Connection metadata and protocol construction shared by the sync and async hooks."""
+    """What both Walmart hooks declare (see :class:`ReportApiHookBase`): the WM_* header extras, and the token
+    detail call that proves a connection."""
 
     conn_name_attr = "walmart_conn_id"
     default_conn_name = "walmart_marketplace_default"
     conn_type = "walmart_marketplace"
     hook_name = "Walmart Marketplace"
     default_host = WALMART_DEFAULT_HOST
+    api_extras = {"service_name": text, "channel_type": text, "market": text}
+    known_statuses = frozenset(status.lower() for status in REQUEST_STATES)
+    connection_ok_message = "Connection to Walmart Marketplace succeeded"
 
     def build_protocol(self, settings: ConnectionSettings) -> WalmartProtocol:
         extra = settings.extra
@@ -58,8 +63,9 @@ class _WalmartConnection:
             market=extra.get("market") or None,
         )
 
-    api_extras = {"service_name": text, "channel_type": text, "market": text}
-    known_statuses = frozenset(status.lower() for status in REQUEST_STATES)
+    def probe_request(self) -> HttpRequest:
+        """Walmart's token detail (``/v3/token/detail``): the token and its scopes work."""
+        return self.protocol.token_detail_request()  # type: ignore[attr-defined]
 
 
 def _masked(links: list[WalmartDownloadLink]) -> list[WalmartDownloadLink]:
@@ -84,7 +90,6 @@ class WalmartMarketplaceHook(_WalmartConnection, ReportApiHook):
 
     def __init__(self, walmart_conn_id: str = "walmart_marketplace_default", **kwargs: Any) -> None:
         super().__init__(walmart_conn_id, **kwargs)
-        self.walmart_conn_id = self.conn_id
 
     @property
     def walmart(self) -> WalmartProtocol:
@@ -157,13 +162,13 @@ class WalmartMarketplaceHook(_WalmartConnection, ReportApiHook):
         Each open asks for a new URL when the last one has expired, and once more when the blob store refuses
         the URL; resumed opens ask for HTTP Range.
         """
-        lineage.record_hook_input(self, lineage.walmart_report_name(None, None, request_id=request_id))
+        lineage.record_hook_input(self, request_id)
         return self._link_opener(request_id, chunk_size, 0, [], set(), single=True)
 
     def open_download_parts(self, request_id: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> list[ByteOpener]:
         """One opener per file of the report, in the order the download answer lists them (a split report
         gives several); each renews its URL like :meth:`open_download`."""
-        lineage.record_hook_input(self, lineage.walmart_report_name(None, None, request_id=request_id))
+        lineage.record_hook_input(self, request_id)
         links = self.get_download_links(request_id)
         if len(links) > 1:
             self.log.info("Report %s is split into %d files", request_id, len(links))
@@ -226,16 +231,6 @@ class WalmartMarketplaceHook(_WalmartConnection, ReportApiHook):
 
         return opener
 
-    def test_connection(self) -> tuple[bool, str]:
-        """Fetch a token and read its detail (``/v3/token/detail``)."""
-        try:
-            self.get_conn().send(self.walmart.token_detail_request())
-        except Exception as exc:
-            return False, str(exc)
-        finally:
-            self.close()
-        return True, "Connection to Walmart Marketplace succeeded"
-
 
 class WalmartMarketplaceAsyncHook(_WalmartConnection, ReportApiAsyncHook):
     """Non-blocking hook used by triggers: status calls over the loop's shared aiohttp session.
@@ -245,13 +240,14 @@ class WalmartMarketplaceAsyncHook(_WalmartConnection, ReportApiAsyncHook):
 
     def __init__(self, walmart_conn_id: str = "walmart_marketplace_default", **kwargs: Any) -> None:
         super().__init__(walmart_conn_id, **kwargs)
-        self.walmart_conn_id = self.conn_id
 
     async def get_request_status(self, request_id: str) -> ReportStatus:
         """The request's status."""
         request_id = validate_request_id(request_id)
         transport = await self.get_transport()
         return self.checked(self.protocol.parse_request(await transport.send(self.protocol.status_request(request_id))))  # type: ignore[attr-defined]
+
+    get_job_status = get_request_status
 
     async def get_download_links(self, request_id: str) -> list[WalmartDownloadLink]:
         """Fresh pre-signed URL(s) of a READY report."""
@@ -322,11 +318,3 @@ class WalmartMarketplaceAsyncHook(_WalmartConnection, ReportApiAsyncHook):
                             job_id=request_id,
                         ) from exc
                     links = renewed
-
-    async def test_connection(self) -> tuple[bool, str]:
-        try:
-            transport = await self.get_transport()
-            await transport.send(self.protocol.token_detail_request())  # type: ignore[attr-defined]
-        except Exception as exc:
-            return False, str(exc)
-        return True, "Connection to Walmart Marketplace succeeded"

@@ -17,7 +17,7 @@ from airflow_report_provider.operators.job_ledger import JobLedger
 from airflow_report_provider.operators.outcomes import fail_task, job_outcome
 from airflow_report_provider.operators.report_api import ReportApi
 from airflow_report_provider.operators.submission import JobSubmitter, request_fingerprint
-from airflow_report_provider.operators.waiting import JobWait
+from airflow_report_provider.operators.waiting import JobWait, check_wait_arguments
 
 if TYPE_CHECKING:
     from airflow_report_provider.compat import Context
@@ -29,14 +29,33 @@ def default_deferrable() -> bool:
 
 
 class ReportJobOperator(BaseOperator):
-    """Submits one report job per run and waits for it. Subclasses set ``api`` and say how to create the job."""
+    """Submits one report job per run and waits for it. Subclasses set ``api`` and say how to create the job.
+
+    The wait arguments of every operator and transfer:
+
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param poll_interval: seconds between polls (default: the API's minimum, backing off).
+    :param max_poll_interval: cap of the back-off, seconds.
+    :param timeout: seconds (or timedelta) to wait for the job before failing.
+    """
 
     api: ClassVar[ReportApi]
 
-    deferrable: bool
-    poll_interval: float | None
-    max_poll_interval: float | None
-    timeout: Any
+    def __init__(
+        self,
+        *,
+        deferrable: bool = default_deferrable(),
+        poll_interval: float | None = None,
+        max_poll_interval: float | None = None,
+        timeout: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        check_wait_arguments(poll_interval=poll_interval, max_poll_interval=max_poll_interval, timeout=timeout)
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.max_poll_interval = max_poll_interval
+        self.timeout = timeout
 
     @property
     def conn_id(self) -> str:
@@ -45,7 +64,9 @@ class ReportJobOperator(BaseOperator):
     @property
     def hook(self) -> Any:
         """The API's sync hook for this try (one hook, one HTTP session, for every call)."""
-        return self.api.hook_for(self)
+        if getattr(self, "_hook", None) is None:  # made on first use, kept for the try: one HTTP session
+            self._hook = self.api.hook_class(self.conn_id)
+        return self._hook
 
     def job_wait(self) -> JobWait:
         return JobWait(
@@ -74,9 +95,18 @@ class ReportJobOperator(BaseOperator):
         submitter = JobSubmitter(self.hook, self.ledger(context), self.api.job_id_field, self.log)
         return submitter.submit(report, self.create_job, lambda error: self.on_create_throttled(context, error))
 
+    def build_report(self, context: Context) -> Any:
+        """The API's validated request for this run (raises before any HTTP call)."""
+        raise NotImplementedError
+
+    def submit_job(self, context: Context) -> ReportStatus:
+        """Build this run's request and submit it (or reattach to the job an earlier try made)."""
+        return self.submit(context, self.build_report(context))
+
     def wait_until_done(self, status: ReportStatus, method_name: str) -> str:
         """The job id once the job is done: at once if it already is, else after deferring or polling."""
         if status.state is ReportState.SUCCEEDED:
+            self.log.info("%s %s is already done", self.api.job_noun, status.job_id)
             return status.job_id
         return self.job_wait().until_done(self, self.hook, status.job_id, method_name)
 

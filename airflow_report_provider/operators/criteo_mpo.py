@@ -13,10 +13,9 @@ from airflow_report_provider.common.states import ReportStatus
 from airflow_report_provider.common.validation import duration
 from airflow_report_provider.common.windows import DEFAULT_DATA_LATENCY, ReportWindow, resolve_window
 from airflow_report_provider.operators.arguments import check_at_parse
-from airflow_report_provider.operators.base import ReportJobOperator, default_deferrable
+from airflow_report_provider.operators.base import ReportJobOperator
 from airflow_report_provider.operators.outcomes import fail_task
 from airflow_report_provider.operators.report_api import CRITEO_MPO
-from airflow_report_provider.operators.waiting import check_wait_arguments
 
 if TYPE_CHECKING:
     from airflow_report_provider.compat import Context
@@ -71,10 +70,6 @@ class CriteoMpoReportOperatorBase(ReportJobOperator):
         timezone: Any = None,
         currency: Any = None,
         criteo_mpo_conn_id: str = "criteo_mpo_default",
-        deferrable: bool = default_deferrable(),
-        poll_interval: float | None = None,
-        max_poll_interval: float | None = None,
-        timeout: Any = None,
         data_latency: Any = None,
         **kwargs: Any,
     ) -> None:
@@ -91,11 +86,6 @@ class CriteoMpoReportOperatorBase(ReportJobOperator):
         self.timezone = timezone
         self.currency = currency
         self.criteo_mpo_conn_id = criteo_mpo_conn_id
-        check_wait_arguments(poll_interval=poll_interval, max_poll_interval=max_poll_interval, timeout=timeout)
-        self.deferrable = deferrable
-        self.poll_interval = poll_interval
-        self.max_poll_interval = max_poll_interval
-        self.timeout = timeout
         latency = duration("data_latency", data_latency, allow_zero=True)
         self.data_latency = DEFAULT_DATA_LATENCY if latency is None else timedelta(seconds=latency)
 
@@ -147,6 +137,13 @@ class CriteoMpoReportOperatorBase(ReportJobOperator):
             self.defer(trigger=DateTimeTrigger(moment=moment), method_name=resume_method)
         time.sleep(wait)
 
+    def submit_job(self, context: Context, *, settled: bool = False) -> ReportStatus:
+        """Build this run's request, wait until its window has settled (unless it has), submit it."""
+        report, window = self.build_report(context)
+        if not settled:
+            self.wait_until_settled(window, "execute_after_settled")
+        return self.submit(context, report)
+
     def create_job(self, report: CriteoReportRequest) -> ReportStatus:
         return self.hook.create_report(report)
 
@@ -186,13 +183,10 @@ class CriteoMpoCreateReportOperator(CriteoMpoReportOperatorBase):
         self.check_literal_arguments()
 
     def execute(self, context: Context) -> str:
-        report, window = self.build_report(context)
-        self.wait_until_settled(window, "execute_after_settled")
-        return self.execute_after_settled(context)
+        return self.execute_after_settled(context, settled=False)
 
-    def execute_after_settled(self, context: Context, event: Any = None) -> str:
-        report, _ = self.build_report(context)
-        status = self.submit(context, report)
+    def execute_after_settled(self, context: Context, event: Any = None, *, settled: bool = True) -> str:
+        status = self.submit_job(context, settled=settled)
         report_id = self.wait_until_done(status, "execute_complete") if self.wait_for_completion else status.job_id
         self.ledger(context).consume()
         return report_id

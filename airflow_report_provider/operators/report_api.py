@@ -17,6 +17,13 @@ from airflow_report_provider.common.polling import PollSchedule
 class ReportApi:
     """One API's names, classes and polling guidance."""
 
+    #: The API's protocol name ("criteo_mpo", "walmart"): lineage names and default column types go by it.
+    name: str
+    #: What one job's report is called in log lines ("Criteo export", "Walmart report").
+    job_noun: str
+    #: The downloads may be zip / gzip / plain files (spooled locally, unpacked) rather than the report itself.
+    archived_downloads: bool
+
     #: Name of the job id argument and event field ("report_id", "request_id").
     job_id_field: str
     #: Name of the connection id argument ("criteo_mpo_conn_id", "walmart_conn_id").
@@ -39,12 +46,6 @@ class ReportApi:
     def trigger_class(self) -> type:
         return _load(self.trigger_path)
 
-    def hook_for(self, task: Any) -> Any:
-        """The task's sync hook, made on first use and kept for the try (one HTTP session for all its calls)."""
-        if getattr(task, "_hook", None) is None:
-            task._hook = self.hook_class(getattr(task, self.conn_id_field))
-        return task._hook
-
     def poll_schedule(self, poll_interval: float | None, max_poll_interval: float | None) -> PollSchedule:
         """The adaptive schedule; an explicit ``poll_interval`` always wins."""
         return PollSchedule.for_api(
@@ -63,6 +64,9 @@ def _load(path: str) -> Any:
 
 
 CRITEO_MPO = ReportApi(
+    name="criteo_mpo",
+    job_noun="Criteo export",
+    archived_downloads=False,
     job_id_field="report_id",
     conn_id_field="criteo_mpo_conn_id",
     state_store_key="criteo_mpo_report_id",
@@ -74,6 +78,9 @@ CRITEO_MPO = ReportApi(
 )
 
 WALMART = ReportApi(
+    name="walmart",
+    job_noun="Walmart report",
+    archived_downloads=True,
     job_id_field="request_id",
     conn_id_field="walmart_conn_id",
     state_store_key="walmart_request_id",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from airflow_report_provider.common.observability import metrics
 from airflow_report_provider.common.exceptions import RateLimitedError
@@ -19,6 +19,20 @@ from airflow_report_provider.common.states import EventStatus, ReportStatus
 from airflow_report_provider.common.validation import duration
 from airflow_report_provider.operators.outcomes import job_outcome, status_event
 from airflow_report_provider.operators.report_api import ReportApi
+
+class JobStatusSource(Protocol):
+    """What a wait polls: an API's sync hook."""
+
+    protocol: Any
+
+    def get_job_status(self, job_id: str) -> ReportStatus: ...
+
+
+class Deferring(Protocol):
+    """What a wait defers: the operator (``BaseOperator.defer``)."""
+
+    def defer(self, *, trigger: Any, method_name: str, timeout: timedelta | None = None) -> Any: ...
+
 
 #: Extra time given to ``defer(timeout=...)`` beyond the trigger's own deadline.
 DEFER_TIMEOUT_BUFFER = timedelta(minutes=5)
@@ -51,13 +65,13 @@ class JobWait:
         """The task's ``timeout``, else the API's default wait."""
         return self.api.default_timeout if self.timeout is None else seconds(self.timeout)
 
-    def until_done(self, task: Any, hook: Any, job_id: str, method_name: str) -> str:
+    def until_done(self, task: Deferring, hook: JobStatusSource, job_id: str, method_name: str) -> str:
         """Defer (the task resumes in ``method_name(context, event)``) or poll from the worker; the job id once done."""
         if self.deferrable:
             self.defer(task, job_id, method_name)
         return job_outcome(self.api.job_id_field, self.blocking(hook, job_id), self.log)
 
-    def defer(self, task: Any, job_id: str, method_name: str) -> None:
+    def defer(self, task: Deferring, job_id: str, method_name: str) -> None:
         """Hand the wait to the triggerer; the trigger carries ids, conn id, poll settings and a deadline only."""
         wait = self.timeout_seconds()
         trigger = self.api.trigger_class(
@@ -72,7 +86,7 @@ class JobWait:
         self.log.info("Deferring until %s %s is done (at most %.0f s)", self.api.job_id_field, job_id, wait)
         task.defer(trigger=trigger, method_name=method_name, timeout=timedelta(seconds=wait) + DEFER_TIMEOUT_BUFFER)
 
-    def blocking(self, hook: Any, job_id: str) -> dict[str, Any]:
+    def blocking(self, hook: JobStatusSource, job_id: str) -> dict[str, Any]:
         """Poll from the worker until the job is terminal; the same payload a trigger event carries."""
         wait = self.timeout_seconds()
         deadline, started = time.time() + wait, time.monotonic()
@@ -95,7 +109,7 @@ class JobWait:
         metrics.job_waited(hook.protocol.api_name, event["status"], time.monotonic() - started)
         return event
 
-    def poll_once(self, hook: Any, job_id: str, deadline: float) -> ReportStatus:
+    def poll_once(self, hook: JobStatusSource, job_id: str, deadline: float) -> ReportStatus:
         """One status call; a throttled one (a wait longer than the transport's own) is sent again after the
         wait the API asked for, unless that is past the deadline."""
         while True:

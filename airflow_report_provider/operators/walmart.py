@@ -19,10 +19,9 @@ from airflow_report_provider.common.windows import (
 )
 from airflow_report_provider.compat import task_state_store
 from airflow_report_provider.operators.arguments import check_at_parse, known_at_parse
-from airflow_report_provider.operators.base import ReportJobOperator, default_deferrable
+from airflow_report_provider.operators.base import ReportJobOperator
 from airflow_report_provider.operators.outcomes import fail_task
 from airflow_report_provider.operators.report_api import WALMART
-from airflow_report_provider.operators.waiting import check_wait_arguments
 
 if TYPE_CHECKING:
     from airflow_report_provider.compat import Context
@@ -79,10 +78,6 @@ class WalmartReportOperatorBase(ReportJobOperator):
         reuse_existing: bool = True,
         max_quota_wait: float | None = None,
         use_data_interval: bool = True,
-        deferrable: bool = default_deferrable(),
-        poll_interval: float | None = None,
-        max_poll_interval: float | None = None,
-        timeout: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -93,11 +88,6 @@ class WalmartReportOperatorBase(ReportJobOperator):
         self.reuse_existing = reuse_existing
         self.max_quota_wait = max_quota_wait
         self.use_data_interval = use_data_interval
-        check_wait_arguments(poll_interval=poll_interval, max_poll_interval=max_poll_interval, timeout=timeout)
-        self.deferrable = deferrable
-        self.poll_interval = poll_interval
-        self.max_poll_interval = max_poll_interval
-        self.timeout = timeout
 
     def _is_windowed(self) -> bool:
         return str(self.report_type or "").upper() in WINDOWED_REPORT_TYPES

@@ -9,9 +9,10 @@ from airflow_report_provider.compat import BaseSensorOperator
 from airflow_report_provider.common.exceptions import RateLimitedError, ReportProviderError
 from airflow_report_provider.common.states import EventStatus, ReportState
 from airflow_report_provider.operators.arguments import is_runtime_value
+from airflow_report_provider.operators.base import ReportJobOperator
 from airflow_report_provider.operators.outcomes import fail_task, job_outcome, status_event
 from airflow_report_provider.operators.report_api import ReportApi
-from airflow_report_provider.operators.waiting import JobWait, check_wait_arguments
+from airflow_report_provider.operators.waiting import check_wait_arguments
 
 if TYPE_CHECKING:
     from airflow_report_provider.compat import Context
@@ -25,6 +26,14 @@ class ReportJobSensorBase(BaseSensorOperator):
     """
 
     api: ClassVar[ReportApi]
+
+    # The operators' own accessors, reused as they are (a sensor submits nothing, so it is no ReportJobOperator):
+    # the connection id under the API's name, the sync hook kept for the try, the wait (deferred to the trigger),
+    # and the outcome of the trigger's event.
+    conn_id = ReportJobOperator.conn_id
+    hook = ReportJobOperator.hook
+    job_wait = ReportJobOperator.job_wait
+    job_done = ReportJobOperator.job_done
 
     def __init__(
         self,
@@ -55,11 +64,6 @@ class ReportJobSensorBase(BaseSensorOperator):
     def job_id(self) -> str:
         return getattr(self, self.api.job_id_field)
 
-    @property
-    def hook(self) -> Any:
-        """The API's sync hook for this try."""
-        return self.api.hook_for(self)
-
     def execute(self, context: Context) -> Any:
         try:
             self.validate_job_id(self.job_id)
@@ -68,16 +72,7 @@ class ReportJobSensorBase(BaseSensorOperator):
         if not self.deferrable:
             super().execute(context)
         elif not self.poke(context):
-            wait = JobWait(
-                api=self.api,
-                conn_id=getattr(self, self.api.conn_id_field),
-                deferrable=True,
-                poll_interval=self.poll_interval,
-                max_poll_interval=self.max_poll_interval,
-                timeout=self.timeout,
-                log=self.log,
-            )
-            wait.defer(self, self.job_id, "execute_complete")
+            self.job_wait().defer(self, self.job_id, "execute_complete")
         return self.job_id
 
     def poke(self, context: Context) -> bool:
@@ -105,7 +100,7 @@ class ReportJobSensorBase(BaseSensorOperator):
             if self.soft_fail:
                 raise AirflowSkipException(event.get("message", "sensor timed out"))
             raise AirflowSensorTimeout(event.get("message", "sensor timed out"))
-        return job_outcome(self.api.job_id_field, event, self.log)
+        return self.job_done(event)
 
 
 __all__ = ["EventStatus", "ReportJobSensorBase"]

@@ -17,9 +17,9 @@ from .archive import CONTENT_TYPES, EXTENSIONS, MATERIALIZE_LIMIT, file_body, ne
 from .body import Body, BytesBody, crc32_of
 from .content import Table, walmart_table
 from .errors import blob_error
-from .keys import CUT_AFTER, SIM
+from .keys import SIM
 from .state import WalmartRequest
-from .streaming import send_body
+from .streaming import send_download
 
 if TYPE_CHECKING:
     from .server import Simulator
@@ -155,18 +155,9 @@ async def serve(request: web.Request) -> web.StreamResponse:
         "x-ms-version": SAS_VERSION,
         "Content-Disposition": f'attachment; filename="{name}"',
     }
-    return await send_body(
-        request,
-        body,
-        CONTENT_TYPES[req.file_format],
-        headers=headers,
-        range_support=sim.config.range_support,
-        chunk=sim.config.download_chunk_bytes,
-        chunk_delay=sim.config.download_chunk_delay_seconds,
-        cut_after=request.get(CUT_AFTER),
-        unsatisfiable=lambda n: blob_error(
-            416, "InvalidRange", "The range specified is invalid for the current size of the resource."
-        ),
+    invalid = "The range specified is invalid for the current size of the resource."
+    return await send_download(
+        request, body, CONTENT_TYPES[req.file_format], headers, lambda n: blob_error(416, "InvalidRange", invalid)
     )
 
 

@@ -7,6 +7,7 @@ created afterwards; limits, TTLs, credentials and response shapes apply to the n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -67,3 +68,12 @@ class SimulatorConfig:
         if api == "walmart" and client_id == self.walmart_client_id:
             return self.walmart_client_secret
         return self.extra_credentials.get(client_id)
+
+    def job_settings(self, api: str) -> dict[str, Any]:
+        """What a new job of `api` captures: outcome, size (`{api}_rows` / `{api}_report_bytes`) and seed."""
+        return {
+            "outcome": getattr(self, f"{api}_job_outcome"),
+            "rows": getattr(self, f"{api}_rows"),
+            "report_bytes": getattr(self, f"{api}_report_bytes"),
+            "seed": self.seed,
+        }

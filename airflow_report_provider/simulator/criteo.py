@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -10,20 +11,21 @@ from aiohttp import web
 from .content import Table, criteo_table
 from .criteo_rules import ExportRejected, parse_export
 from .errors import criteo_error, criteo_problem
-from .keys import CUT_AFTER, SIM
+from .keys import SIM
 from .state import CriteoJob, Token, new_id
-from .streaming import send_body
+from .streaming import send_download
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from .server import Simulator
+
+    Answer = web.StreamResponse
+    Handler = Callable[[web.Request], Awaitable[Answer]]
 
 BASE = "/{version:preview|experimental|[0-9]{4}-[0-9]{2}}/marketing-solutions/marketplace-performance-outcomes/stats"
 JOB_TYPE = "RealTimeProductReportJob"
 CONTENT_TYPES = {"csv": "text/csv", "json": "application/json"}
-
-
-def _sim(request: web.Request) -> Simulator:
-    return request.app[SIM]
 
 
 def _fail(
@@ -41,7 +43,7 @@ def _fail(
 
 async def token(request: web.Request) -> web.Response:
     """POST /oauth2/token (form: grant_type=client_credentials, client_id, client_secret)."""
-    sim = _sim(request)
+    sim: Simulator = request.app[SIM]
     form = await request.post() if request.content_type == "application/x-www-form-urlencoded" else {}
     grant, client_id, secret = form.get("grant_type"), form.get("client_id"), form.get("client_secret")
     if grant != "client_credentials":
@@ -84,17 +86,22 @@ def _auth(request: web.Request, sim: Simulator) -> Token | web.Response:
     )
 
 
+def limit_headers(limit: int, remaining: int, reset: float) -> dict[str, str]:
+    """Criteo's rate-limit headers (`reset`: Unix time of the window end)."""
+    return {
+        "x-ratelimit-limit": str(limit),
+        "x-ratelimit-remaining": str(remaining),
+        "x-ratelimit-reset": str(int(reset)),
+    }
+
+
 def _throttle(request: web.Request, sim: Simulator, tok: Token) -> tuple[dict[str, str], web.Response | None]:
     """Rate-limit headers for this call, and a 429 answer when over the per-minute limit."""
     limit = sim.config.criteo_rate_limit_per_minute
     if not limit:
         return {}, None
     allowed, remaining, reset = sim.limiter.hit(("criteo", tok.client_id), limit, 60.0, sim.clock.now())
-    headers = {
-        "x-ratelimit-limit": str(limit),
-        "x-ratelimit-remaining": str(remaining),
-        "x-ratelimit-reset": str(int(reset)),
-    }
+    headers = limit_headers(limit, remaining, reset)
     if allowed:
         return headers, None
     refusal = _fail(
@@ -109,13 +116,35 @@ def _throttle(request: web.Request, sim: Simulator, tok: Token) -> tuple[dict[st
     return headers, refusal
 
 
-def _guard(request: web.Request) -> tuple[Simulator, Token | None, dict[str, str], web.Response | None]:
-    sim = _sim(request)
-    tok = _auth(request, sim)
-    if isinstance(tok, web.Response):
-        return sim, None, {}, tok
-    headers, refusal = _throttle(request, sim, tok)
-    return sim, tok, headers, refusal
+def _authorized(handler: Callable[[web.Request, Simulator, Token, dict[str, str]], Awaitable[Answer]]) -> Handler:
+    """`handler(request, sim, token, headers)` once the bearer token and the rate limit pass (their refusals are
+    answered here); `headers` are the rate-limit headers every answer carries."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: web.Request) -> Answer:
+        sim: Simulator = request.app[SIM]
+        tok = _auth(request, sim)
+        if isinstance(tok, web.Response):
+            return tok
+        headers, refusal = _throttle(request, sim, tok)
+        return refusal if refusal is not None else await handler(request, sim, tok, headers)
+
+    return endpoint
+
+
+def _own_job(handler: Callable[[web.Request, Simulator, CriteoJob, dict[str, str]], Awaitable[Answer]]) -> Handler:
+    """`handler(request, sim, job, headers)` for the caller's export `{reportId}` (else 403 export-not-found)."""
+
+    @_authorized
+    @functools.wraps(handler)
+    async def endpoint(request: web.Request, sim: Simulator, tok: Token, headers: dict[str, str]) -> Answer:
+        job = sim.criteo_jobs.get(request.match_info["reportId"])
+        if job is None or job.client_id != tok.client_id:
+            detail = "The requested export does not exist or is not visible"
+            return _fail(request, 403, "export-not-found", "Export job not found", detail, "access-control", headers)
+        return await handler(request, sim, job, headers)
+
+    return endpoint
 
 
 def job_table(sim: Simulator, job: CriteoJob) -> Table:
@@ -153,12 +182,9 @@ def _envelope(sim: Simulator, job: CriteoJob, status: str) -> dict[str, Any]:
     }
 
 
-async def create(request: web.Request) -> web.Response:
+@_authorized
+async def create(request: web.Request, sim: Simulator, tok: Token, headers: dict[str, str]) -> web.Response:
     """POST .../realtime-reports/export."""
-    sim, tok, headers, refusal = _guard(request)
-    if refusal is not None:
-        return refusal
-    assert tok is not None
     raw = await request.read()
     try:
         body = json.loads(raw)
@@ -194,12 +220,9 @@ async def create(request: web.Request) -> web.Response:
                 window=export.window,
                 created_at=now,
                 done_at=now + max(0.0, cfg.criteo_job_seconds),
-                outcome=cfg.criteo_job_outcome,
                 ttl=cfg.criteo_export_ttl_seconds,
-                rows=cfg.criteo_rows,
-                report_bytes=cfg.criteo_report_bytes,
-                seed=cfg.seed,
                 cache_key=key,
+                **cfg.job_settings("criteo"),
             )
             sim.criteo_jobs[job.export_id] = job
             if key:
@@ -207,30 +230,9 @@ async def create(request: web.Request) -> web.Response:
     return web.json_response(_envelope(sim, job, job.status(now)), headers=headers)
 
 
-def _lookup(request: web.Request, sim: Simulator, tok: Token, headers: dict[str, str]) -> CriteoJob | web.Response:
-    job = sim.criteo_jobs.get(request.match_info["reportId"])
-    if job is None or job.client_id != tok.client_id:
-        return _fail(
-            request,
-            403,
-            "export-not-found",
-            "Export job not found",
-            "The requested export does not exist or is not visible",
-            "access-control",
-            headers=headers,
-        )
-    return job
-
-
-async def status(request: web.Request) -> web.Response:
+@_own_job
+async def status(request: web.Request, sim: Simulator, job: CriteoJob, headers: dict[str, str]) -> web.Response:
     """GET .../report-jobs/{reportId}."""
-    sim, tok, headers, refusal = _guard(request)
-    if refusal is not None:
-        return refusal
-    assert tok is not None
-    job = _lookup(request, sim, tok, headers)
-    if isinstance(job, web.Response):
-        return job
     now = sim.clock.now()
     state = job.status(now)
     if state != "Pending" and job.first_reported_done_at is None:
@@ -238,15 +240,9 @@ async def status(request: web.Request) -> web.Response:
     return web.json_response(_envelope(sim, job, state), headers=headers)
 
 
-async def download(request: web.Request) -> web.StreamResponse:
+@_own_job
+async def download(request: web.Request, sim: Simulator, job: CriteoJob, headers: dict[str, str]) -> Answer:
     """GET .../realtime-reports/{reportId}: raw bytes only when Done."""
-    sim, tok, headers, refusal = _guard(request)
-    if refusal is not None:
-        return refusal
-    assert tok is not None
-    job = _lookup(request, sim, tok, headers)
-    if isinstance(job, web.Response):
-        return job
     state = job.status(sim.clock.now())
     if state == "Expired":
         return _fail(
@@ -273,16 +269,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     fmt = job.file_format
     headers = dict(headers)
     headers["Content-Disposition"] = f'attachment; filename="{job.export_id}.{fmt}"'
-    return await send_body(
-        request,
-        table.body,
-        CONTENT_TYPES[fmt],
-        headers=headers,
-        range_support=sim.config.range_support,
-        chunk=sim.config.download_chunk_bytes,
-        chunk_delay=sim.config.download_chunk_delay_seconds,
-        cut_after=request.get(CUT_AFTER),
-    )
+    return await send_download(request, table.body, CONTENT_TYPES[fmt], headers)
 
 
 def add_routes(app: web.Application) -> None:

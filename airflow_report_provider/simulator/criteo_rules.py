@@ -1,31 +1,36 @@
-"""Validation and normalization of a Criteo MPO real-time export request (the seed's rules)."""
+"""Validation and normalization of a Criteo MPO real-time export request (the seed's rules).
+
+Dimension and metric names and their defaults are read from the vendor's OpenAPI document shipped in `openapi/`.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-DIMENSIONS = [
-    "AdvertiserId",
-    "PartnerId",
-    "CampaignId",
-    "SellerId",
-    "ProductId",
-    "SellerName",
-    "Year",
-    "Month",
-    "Week",
-    "Day",
-    "Hour",
-    "Minute",
-]
-METRICS = ["Clicks", "Displays", "Cost"]
-DEFAULT_DIMENSIONS = ["AdvertiserId", "CampaignId", "SellerId", "ProductId", "Day"]
-EXCLUSIVE_DIMENSIONS = ("ProductId", "Hour", "Minute")
+SPEC = Path(__file__).parent / "openapi" / "criteo-mpo-realtime-preview.json"
+_JOB_ATTRIBUTES = json.loads(SPEC.read_text(encoding="utf-8"))["components"]["schemas"]["RealTimeProductReportJob"]
+
+
+def _spec_names(attribute: str) -> tuple[list[str], list[str]]:
+    """The spec's enum for a list attribute of the export request, and the default its description gives."""
+    prop = _JOB_ATTRIBUTES["properties"][attribute]
+    names = list(prop["items"]["enum"])
+    default = re.search(r"Default: (\[.*?\])", prop["description"])
+    assert default is not None, f"no default in the spec's description of {attribute}"
+    canonical = {n.lower(): n for n in names}
+    return names, [canonical[d.lower()] for d in json.loads(default.group(1))]
+
+
+DIMENSIONS, DEFAULT_DIMENSIONS = _spec_names("dimensions")
+METRICS, DEFAULT_METRICS = _spec_names("metrics")
+EXCLUSIVE_DIMENSIONS = ("ProductId", "Hour", "Minute")  # the seed's rule: at most one of them in a request
 _DIM_BY_LOWER = {d.lower(): d for d in DIMENSIONS}
 _MET_BY_LOWER = {m.lower(): m for m in METRICS}
 ID_LISTS = ("advertiserIds", "campaignIds", "sellerIds", "partnerIds")
@@ -190,7 +195,7 @@ def parse_export(body: Any, now: datetime) -> ExportRequest:
         elif canon not in dims:
             dims.append(canon)
     metrics: list[str] = []
-    for m in attrs.get("metrics") or METRICS:
+    for m in attrs.get("metrics") or DEFAULT_METRICS:
         canon = _MET_BY_LOWER.get(m.lower())
         if canon is None:
             problems.append(Problem("invalid-query", "Invalid query definition", f"Unknown metric {m!r}", "metrics"))

@@ -13,19 +13,6 @@ JSON = "application/json"
 
 # --------------------------------------------------------------------------- Criteo
 
-_CRITEO_DEFAULTS = {
-    400: ("validation", "bad-request", "Bad request"),
-    401: ("authentication", "authorization-token-expired", "The authorization token has expired"),
-    403: ("authorization", "forbidden", "Insufficient permissions"),
-    404: ("unknown", "not-found", "Resource not found"),
-    409: ("validation", "conflict", "Conflicting parameters"),
-    429: ("quota", "too-many-requests", "Throttling limit reached"),
-    500: ("unknown", "internal-error", "Internal server error"),
-    502: ("availability", "bad-gateway", "Bad gateway"),
-    503: ("availability", "service-unavailable", "Service unavailable"),
-    504: ("availability", "gateway-timeout", "Gateway timeout"),
-}
-
 
 def criteo_problem(
     code: str,
@@ -56,24 +43,7 @@ def criteo_error(status: int, problems: list[dict], headers: dict[str, str] | No
     )
 
 
-def criteo_default_error(status: int, instance: str | None = None) -> web.Response:
-    type_, code, title = _CRITEO_DEFAULTS.get(status, ("unknown", f"http-{status}", f"HTTP {status}"))
-    return criteo_error(status, [criteo_problem(code, title, title + " (injected)", type_, instance)])
-
-
 # --------------------------------------------------------------------------- Walmart
-
-_WALMART_DEFAULTS = {
-    400: ("INVALID_REQUEST_PARAM", "REQUEST", "Invalid request parameter"),
-    401: ("UNAUTHORIZED", "REQUEST", "Unauthorized token or token is expired"),
-    403: ("FORBIDDEN", "REQUEST", "Forbidden"),
-    404: ("CONTENT_NOT_FOUND", "DATA", "Content not found"),
-    429: ("REQUEST_THRESHOLD_VIOLATED", "REQUEST", "Request threshold violated"),
-    500: ("SYSTEM_ERROR", "SYSTEM", "There is an error in the system. Please wait and try again later."),
-    502: ("BAD_GATEWAY", "SYSTEM", "Bad gateway"),
-    503: ("SERVICE_UNAVAILABLE", "SYSTEM", "Service unavailable"),
-    504: ("DOWNSTREAM_SYSTEM_TIME_OUT", "SYSTEM", "Downstream system timed out"),
-}
 
 
 def walmart_error_obj(
@@ -114,11 +84,6 @@ def walmart_error(
     return web.Response(status=status, body=json.dumps(body).encode(), content_type=JSON, headers=headers)
 
 
-def walmart_default_error(status: int, envelope: str) -> web.Response:
-    code, category, text = _WALMART_DEFAULTS.get(status, (f"HTTP_{status}", "SYSTEM", f"HTTP {status}"))
-    return walmart_error(status, code, text + " (injected)", envelope, category=category)
-
-
 # --------------------------------------------------------------------------- blob (Azure-like)
 
 _BLOB_DEFAULTS = {
@@ -140,3 +105,40 @@ def blob_error(status: int, code: str | None = None, message: str = "", detail: 
         f"<Code>{code}</Code><Message>{message or code}\nRequestId:{uuid.uuid4()}\nTime:{when}</Message>{extra}</Error>"
     )
     return web.Response(status=status, text=xml, content_type="application/xml", headers={"x-ms-error-code": code})
+
+
+# --------------------------------------------------------------------------- injected faults
+
+# The usual error of each API for a status: Criteo (problem type, code, title), Walmart (code, category, description).
+_INJECTED = {
+    ("criteo", 400): ("validation", "bad-request", "Bad request"),
+    ("walmart", 400): ("INVALID_REQUEST_PARAM", "REQUEST", "Invalid request parameter"),
+    ("criteo", 401): ("authentication", "authorization-token-expired", "The authorization token has expired"),
+    ("walmart", 401): ("UNAUTHORIZED", "REQUEST", "Unauthorized token or token is expired"),
+    ("criteo", 403): ("authorization", "forbidden", "Insufficient permissions"),
+    ("walmart", 403): ("FORBIDDEN", "REQUEST", "Forbidden"),
+    ("criteo", 404): ("unknown", "not-found", "Resource not found"),
+    ("walmart", 404): ("CONTENT_NOT_FOUND", "DATA", "Content not found"),
+    ("criteo", 409): ("validation", "conflict", "Conflicting parameters"),
+    ("criteo", 429): ("quota", "too-many-requests", "Throttling limit reached"),
+    ("walmart", 429): ("REQUEST_THRESHOLD_VIOLATED", "REQUEST", "Request threshold violated"),
+    ("criteo", 500): ("unknown", "internal-error", "Internal server error"),
+    ("walmart", 500): ("SYSTEM_ERROR", "SYSTEM", "There is an error in the system. Please wait and try again later."),
+    ("criteo", 502): ("availability", "bad-gateway", "Bad gateway"),
+    ("walmart", 502): ("BAD_GATEWAY", "SYSTEM", "Bad gateway"),
+    ("criteo", 503): ("availability", "service-unavailable", "Service unavailable"),
+    ("walmart", 503): ("SERVICE_UNAVAILABLE", "SYSTEM", "Service unavailable"),
+    ("criteo", 504): ("availability", "gateway-timeout", "Gateway timeout"),
+    ("walmart", 504): ("DOWNSTREAM_SYSTEM_TIME_OUT", "SYSTEM", "Downstream system timed out"),
+}
+
+
+def injected_error(endpoint: str, status: int, envelope: str) -> web.Response:
+    """The answer of a status fault on `endpoint`: that API's usual error for `status`, marked "(injected)"."""
+    if endpoint == "walmart.blob":
+        return blob_error(status)
+    if endpoint.startswith("criteo."):
+        type_, code, title = _INJECTED.get(("criteo", status), ("unknown", f"http-{status}", f"HTTP {status}"))
+        return criteo_error(status, [criteo_problem(code, title, title + " (injected)", type_)])
+    code, category, text = _INJECTED.get(("walmart", status), (f"HTTP_{status}", "SYSTEM", f"HTTP {status}"))
+    return walmart_error(status, code, text + " (injected)", envelope, category=category)

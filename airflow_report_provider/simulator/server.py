@@ -20,7 +20,7 @@ from aiohttp import web
 
 from . import blob, criteo, walmart
 from .config import SimulatorConfig
-from .errors import blob_error, criteo_default_error, walmart_default_error
+from .errors import injected_error
 from .faults import ENDPOINTS, Fault, FaultRegistry
 from .keys import CUT_AFTER, RECORD, SIM
 from .state import Clock, CriteoJob, FixedWindowLimiter, SlidingLog, TokenStore, WalmartRequest
@@ -149,11 +149,8 @@ class Simulator:
     def reset(self) -> None:
         """Forget jobs, tokens, faults, limits and stats (the configuration is kept)."""
         with self.lock:
-            self.criteo_jobs.clear()
-            self.criteo_cache.clear()
-            self.walmart_requests.clear()
-            self.walmart_blobs.clear()
-            self._tables.clear()
+            for store in (self.criteo_jobs, self.criteo_cache, self.walmart_requests, self.walmart_blobs, self._tables):
+                store.clear()
         self.tokens = TokenStore()
         self.limiter = FixedWindowLimiter()
         self.create_log = SlidingLog()
@@ -221,22 +218,12 @@ class Simulator:
     def _fault_response(self, endpoint: str, fault: Fault) -> web.Response:
         status = fault.status or 500
         now = self.clock.now()
+        resp = injected_error(endpoint, status, self.config.walmart_error_envelope)
         extra: dict[str, str] = {}
-        if endpoint == "walmart.blob":
-            resp = blob_error(status)
-        elif endpoint.startswith("criteo."):
-            resp = criteo_default_error(status)
-            if status == 429:
-                limit = self.config.criteo_rate_limit_per_minute or 40
-                extra = {
-                    "x-ratelimit-limit": str(limit),
-                    "x-ratelimit-remaining": "0",
-                    "x-ratelimit-reset": str(int(now // 60 + 1) * 60),
-                }
-        else:
-            resp = walmart_default_error(status, self.config.walmart_error_envelope)
-            if status == 429:
-                extra = {"X-Current-Token-Count": "0", "X-Next-Replenishment-Time": str(int((now + 60) * 1000))}
+        if status == 429 and endpoint.startswith("criteo."):
+            extra = criteo.limit_headers(self.config.criteo_rate_limit_per_minute or 40, 0, (now // 60 + 1) * 60)
+        elif status == 429 and endpoint != "walmart.blob":
+            extra = walmart.limit_headers(0, now + 60)
         if fault.body is not None:
             body = fault.body
             if isinstance(body, (dict, list)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 SECRET_QUERY_KEYS = {"sig", "client_secret", "access_token"}
 KEPT_HEADER_VALUES = {
@@ -95,9 +95,9 @@ class Stats:
             return [r for r in self.requests if endpoint is None or r.endpoint == endpoint]
 
     def reset(self) -> None:
+        """Empty every counter and the request records."""
         with self._lock:
-            self.calls.clear()
-            self.tokens_issued.clear()
-            self.throttled.clear()
-            self.status_codes.clear()
-            self.requests.clear()
+            for f in fields(self):
+                value = getattr(self, f.name)
+                if isinstance(value, (dict, list)):
+                    value.clear()

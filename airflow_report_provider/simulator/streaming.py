@@ -9,6 +9,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from .body import Body
+from .keys import CUT_AFTER, SIM
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
@@ -77,6 +78,28 @@ async def send_body(
         return resp
     await resp.write_eof()
     return resp
+
+
+async def send_download(
+    request: web.Request,
+    body: Body,
+    content_type: str,
+    headers: dict[str, str],
+    unsatisfiable: Callable[[int], web.Response] | None = None,
+) -> web.StreamResponse:
+    """`send_body` with the simulator's download settings (Range support, chunking, pacing) and any injected cut."""
+    cfg = request.app[SIM].config
+    return await send_body(
+        request,
+        body,
+        content_type,
+        headers=headers,
+        range_support=cfg.range_support,
+        chunk=cfg.download_chunk_bytes,
+        chunk_delay=cfg.download_chunk_delay_seconds,
+        cut_after=request.get(CUT_AFTER),
+        unsatisfiable=unsatisfiable,
+    )
 
 
 def cut(request: web.Request) -> None:

@@ -1,9 +1,13 @@
-"""Walmart endpoints: token, token detail, report requests (create, status, list) and download URL."""
+"""Walmart endpoints: token, token detail, report requests (create, status, list) and download URL.
+
+Checks raise `Rejection`; `_answering` turns it into the Walmart error, with the rate-limit headers gathered so far.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -19,35 +23,86 @@ from .state import Token, WalmartRequest, iso_z, new_id
 from .walmart_rules import Rejection, check_create_body, check_list_query, check_report_params
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from .server import Simulator
 
+    Handler = Callable[[web.Request], Awaitable[web.Response]]
+    Checked = Callable[[web.Request, Simulator, dict[str, str]], Awaitable[web.Response]]
+    ReportHandler = Callable[[web.Request, Simulator, Token, dict[str, str]], Awaitable[web.Response]]
+
 REQUIRED_HEADERS = ("WM_SEC.ACCESS_TOKEN", "WM_QOS.CORRELATION_ID", "WM_SVC.NAME", "Accept")
+SCOPES = ("reports", "item", "price", "lagtime", "feeds", "returns", "orders", "inventory", "content")
 
 
-def _sim(request: web.Request) -> Simulator:
-    return request.app[SIM]
+def _answering(handler: Checked) -> Handler:
+    """`handler(request, sim, headers)`, a Rejection it raises answered as the Walmart error (in the configured
+    envelope) with `headers`, the rate-limit headers it gathered so far."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: web.Request) -> web.Response:
+        sim: Simulator = request.app[SIM]
+        headers: dict[str, str] = {}
+        try:
+            return await handler(request, sim, headers)
+        except Rejection as exc:
+            envelope = sim.config.walmart_error_envelope
+            return walmart_error(exc.status, exc.code, exc.description, envelope, exc.field, exc.category, headers)
+
+    return endpoint
 
 
-def _error(
-    sim: Simulator,
-    status: int,
-    code: str,
-    description: str,
-    field: str | None = None,
-    category: str = "REQUEST",
-    headers: dict[str, str] | None = None,
-) -> web.Response:
-    return walmart_error(status, code, description, sim.config.walmart_error_envelope, field, category, headers)
+def _report_call(
+    throttle: str | None = None, required: tuple[str, ...] = REQUIRED_HEADERS
+) -> Callable[[ReportHandler], Handler]:
+    """`handler(request, sim, token, headers)` once the `required` headers, the token and (for a `throttle` endpoint
+    name) the per-minute limit pass."""
+
+    def wrap(handler: ReportHandler) -> Handler:
+        @functools.wraps(handler)
+        async def checked(request: web.Request, sim: Simulator, headers: dict[str, str]) -> web.Response:
+            _check_headers(request, required)
+            tok = _token(sim, request)
+            if throttle:
+                _throttle(sim, tok, throttle, headers)
+            return await handler(request, sim, tok, headers)
+
+        return _answering(checked)
+
+    return wrap
 
 
-def _missing_header(sim: Simulator, request: web.Request, names: tuple[str, ...]) -> web.Response | None:
+def limit_headers(count: int, replenished_at: float) -> dict[str, str]:
+    """Walmart's quota headers: tokens left and the next replenishment time in epoch milliseconds."""
+    return {"X-Current-Token-Count": str(count), "X-Next-Replenishment-Time": str(int(replenished_at * 1000))}
+
+
+def _check_headers(request: web.Request, names: tuple[str, ...]) -> None:
     for name in names:
         value = request.headers.get(name, "").strip()
         if name == "Accept" and "application/json" not in value.lower():
             value = ""
         if not value:
-            return _error(sim, 400, "MISSING_REQUEST_HEADER", f"Required header {name} is missing or invalid", name)
-    return None
+            raise Rejection(400, "MISSING_REQUEST_HEADER", name, f"Required header {name} is missing or invalid")
+
+
+def _token(sim: Simulator, request: web.Request) -> Token:
+    verdict, tok = sim.tokens.check("walmart", request.headers.get("WM_SEC.ACCESS_TOKEN", "").strip(), sim.clock.now())
+    if verdict == "ok" and tok is not None:
+        return tok
+    text = "Access token is expired" if verdict == "expired" else "Unauthorized token"
+    raise Rejection(401, "UNAUTHORIZED", "WM_SEC.ACCESS_TOKEN", text)
+
+
+def _throttle(sim: Simulator, tok: Token, endpoint: str, headers: dict[str, str]) -> None:
+    """Count the call against `endpoint`'s per-minute limit (status, list, downloadReport), adding its headers."""
+    limit = sim.config.walmart_status_rate_limit_per_minute
+    if not limit:
+        return
+    allowed, remaining, reset = sim.limiter.hit(("walmart", endpoint, tok.client_id), limit, 60.0, sim.clock.now())
+    headers.update(limit_headers(remaining, reset))
+    if not allowed:
+        raise Rejection(429, "REQUEST_THRESHOLD_VIOLATED", None, f"More than {limit} calls per minute")
 
 
 def partner_id(client_id: str) -> str:
@@ -55,12 +110,10 @@ def partner_id(client_id: str) -> str:
     return str(10_000_000 + int(hashlib.sha256(client_id.encode()).hexdigest()[:8], 16) % 90_000_000)
 
 
-async def token(request: web.Request) -> web.Response:
+@_answering
+async def token(request: web.Request, sim: Simulator, headers: dict[str, str]) -> web.Response:
     """POST /v3/token: Basic client:secret, form grant_type=client_credentials; JSON only with Accept JSON."""
-    sim = _sim(request)
-    refusal = _missing_header(sim, request, ("WM_SVC.NAME", "WM_QOS.CORRELATION_ID"))
-    if refusal is not None:
-        return refusal
+    _check_headers(request, ("WM_SVC.NAME", "WM_QOS.CORRELATION_ID"))
     scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
     client_id = secret = None
     if scheme.lower() == "basic":
@@ -70,15 +123,14 @@ async def token(request: web.Request) -> web.Response:
             client_id = None
     expected = sim.config.secret_for("walmart", client_id or "")
     if not client_id or expected is None or expected != secret:
-        return _error(
-            sim, 401, "UNAUTHORIZED", "Invalid client credentials (Basic clientId:clientSecret)", "Authorization"
-        )
+        text = "Invalid client credentials (Basic clientId:clientSecret)"
+        raise Rejection(401, "UNAUTHORIZED", "Authorization", text)
     form = await request.post() if request.content_type == "application/x-www-form-urlencoded" else {}
     grant = form.get("grant_type")
     if not grant:
-        return _error(sim, 400, "MISSING_REQUEST_PARAM", "grant_type is required (form-encoded body)", "grant_type")
+        raise Rejection(400, "MISSING_REQUEST_PARAM", "grant_type", "grant_type is required (form-encoded body)")
     if grant != "client_credentials":
-        return _error(sim, 400, "INVALID_REQUEST_PARAM", f"Unsupported grant_type {grant!r}", "grant_type")
+        raise Rejection(400, "INVALID_REQUEST_PARAM", "grant_type", f"Unsupported grant_type {grant!r}")
     value, _tok = sim.tokens.issue("walmart", client_id, sim.clock.now(), sim.config.token_lifetime_seconds)
     sim.stats.token_issued("walmart")
     lifetime = int(sim.config.token_lifetime_seconds)
@@ -91,46 +143,16 @@ async def token(request: web.Request) -> web.Response:
     return web.Response(text=xml, content_type="application/xml")
 
 
-def _auth(sim: Simulator, request: web.Request, headers: tuple[str, ...] = REQUIRED_HEADERS) -> Token | web.Response:
-    refusal = _missing_header(sim, request, headers)
-    if refusal is not None:
-        return refusal
-    verdict, tok = sim.tokens.check("walmart", request.headers.get("WM_SEC.ACCESS_TOKEN", "").strip(), sim.clock.now())
-    if verdict == "ok" and tok is not None:
-        return tok
-    text = "Access token is expired" if verdict == "expired" else "Unauthorized token"
-    return _error(sim, 401, "UNAUTHORIZED", text, "WM_SEC.ACCESS_TOKEN")
-
-
-def _throttle(sim: Simulator, tok: Token, endpoint: str) -> tuple[dict[str, str], web.Response | None]:
-    limit = sim.config.walmart_status_rate_limit_per_minute
-    if not limit:
-        return {}, None
-    allowed, remaining, reset = sim.limiter.hit(("walmart", endpoint, tok.client_id), limit, 60.0, sim.clock.now())
-    headers = {"X-Current-Token-Count": str(remaining), "X-Next-Replenishment-Time": str(int(reset * 1000))}
-    if allowed:
-        return headers, None
-    return headers, _error(
-        sim, 429, "REQUEST_THRESHOLD_VIOLATED", f"More than {limit} calls per minute", headers=headers
-    )
-
-
-async def token_detail(request: web.Request) -> web.Response:
+@_report_call(required=REQUIRED_HEADERS[:3])  # no Accept check here
+async def token_detail(request: web.Request, sim: Simulator, tok: Token, headers: dict[str, str]) -> web.Response:
     """GET /v3/token/detail."""
-    sim = _sim(request)
-    tok = _auth(sim, request, ("WM_SEC.ACCESS_TOKEN", "WM_QOS.CORRELATION_ID", "WM_SVC.NAME"))
-    if isinstance(tok, web.Response):
-        return tok
-    scopes = dict.fromkeys(
-        ("reports", "item", "price", "lagtime", "feeds", "returns", "orders", "inventory", "content"), "full_access"
-    )
     return web.json_response(
         {
             "expire_at": str(int(tok.expires_at * 1000)),
             "issued_at": str(int(tok.issued_at * 1000)),
             "is_valid": True,
             "is_channel_match": True,
-            "scopes": scopes,
+            "scopes": dict.fromkeys(SCOPES, "full_access"),
         }
     )
 
@@ -141,42 +163,28 @@ def _file_name(req: WalmartRequest) -> str:
     return f"{stem}_{req.partner_id}_{ts}_{req.request_id.replace('-', '')[:12]}"
 
 
-async def create(request: web.Request) -> web.Response:
+@_report_call()
+async def create(request: web.Request, sim: Simulator, tok: Token, headers: dict[str, str]) -> web.Response:
     """POST /v3/reports/reportRequests?reportType=&reportVersion= with an optional JSON body."""
-    sim = _sim(request)
-    tok = _auth(sim, request)
-    if isinstance(tok, web.Response):
-        return tok
     if "application/json" not in request.headers.get("Content-Type", "").lower():
-        return _error(sim, 400, "MISSING_REQUEST_HEADER", "Content-Type: application/json is required", "Content-Type")
+        raise Rejection(400, "MISSING_REQUEST_HEADER", "Content-Type", "Content-Type: application/json is required")
     raw = await request.read()
+    query = request.query
+    report_type, report_version = check_report_params(query.get("reportType"), query.get("reportVersion"))
     try:
-        report_type, report_version = check_report_params(
-            request.query.get("reportType"), request.query.get("reportVersion")
-        )
-        try:
-            body = json.loads(raw) if raw.strip() else None
-        except ValueError:
-            raise Rejection(400, "INVALID_REQUEST_CONTENT", "payload", "The request body is not valid JSON") from None
-        payload = check_create_body(report_type, report_version, body, sim.clock.utcnow())
-    except Rejection as exc:
-        return _error(sim, exc.status, exc.code, exc.description, exc.field)
+        body = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        raise Rejection(400, "INVALID_REQUEST_CONTENT", "payload", "The request body is not valid JSON") from None
+    payload = check_create_body(report_type, report_version, body, sim.clock.utcnow())
     cfg = sim.config
     now = sim.clock.now()
-    headers: dict[str, str] = {}
-    if cfg.walmart_create_limit_per_hour:
-        allowed, left, nxt = sim.create_log.check_and_add(
-            (tok.client_id, report_type), cfg.walmart_create_limit_per_hour, 3600.0, now
-        )
-        headers = {"X-Current-Token-Count": str(left), "X-Next-Replenishment-Time": str(int(nxt * 1000))}
+    per_hour = cfg.walmart_create_limit_per_hour
+    if per_hour:
+        allowed, left, nxt = sim.create_log.check_and_add((tok.client_id, report_type), per_hour, 3600.0, now)
+        headers.update(limit_headers(left, nxt))
         if not allowed:
-            return _error(
-                sim,
-                429,
-                "REQUEST_THRESHOLD_VIOLATED",
-                f"Only {cfg.walmart_create_limit_per_hour} {report_type} request(s) per hour",
-                headers=headers,
-            )
+            text = f"Only {per_hour} {report_type} request(s) per hour"
+            raise Rejection(429, "REQUEST_THRESHOLD_VIOLATED", None, text)
     seconds = max(0.0, cfg.walmart_job_seconds)
     req = WalmartRequest(
         request_id=new_id(),
@@ -188,17 +196,14 @@ async def create(request: web.Request) -> web.Response:
         created_at=now,
         inprogress_at=now + seconds / 3,
         ready_at=now + seconds,
-        outcome=cfg.walmart_job_outcome,
         file_format=cfg.walmart_file_format,
-        rows=cfg.walmart_rows,
-        report_bytes=cfg.walmart_report_bytes,
         bom=cfg.walmart_csv_bom,
-        seed=cfg.seed,
         extra={
             "zip_parts": max(1, cfg.walmart_zip_parts) if cfg.walmart_file_format == "zip" else 1,
             "files": max(1, cfg.walmart_download_files),
             "mismatched": cfg.walmart_mismatched_part,
         },
+        **cfg.job_settings("walmart"),
     )
     req.file_name = _file_name(req)
     with sim.lock:
@@ -211,66 +216,37 @@ async def create(request: web.Request) -> web.Response:
     return web.json_response(answer, headers=headers)
 
 
-def _visible(sim: Simulator, request_id: str | None, tok: Token) -> WalmartRequest | None:
+def _visible(sim: Simulator, request_id: str | None, tok: Token) -> WalmartRequest:
+    """The caller's request `request_id` within retention (404 CONTENT_NOT_FOUND otherwise)."""
     req = sim.walmart_requests.get(request_id or "")
-    if req is None or req.client_id != tok.client_id:
-        return None
-    if sim.clock.now() - req.created_at > sim.config.walmart_retention_seconds:
-        return None
-    return req
-
-
-def _not_found(sim: Simulator, request_id: str | None, headers: dict[str, str]) -> web.Response:
-    return _error(
-        sim,
-        404,
-        "CONTENT_NOT_FOUND",
-        f"Request id {request_id} not found (unknown, expired or not yours)",
-        "requestId",
-        "DATA",
-        headers,
-    )
-
-
-def _note_terminal(sim: Simulator, req: WalmartRequest, state: str) -> None:
-    if state in ("READY", "ERROR") and req.first_reported_done_at is None:
-        req.first_reported_done_at = sim.clock.now()
-
-
-async def status(request: web.Request) -> web.Response:
-    """GET /v3/reports/reportRequests/{requestId}."""
-    sim = _sim(request)
-    tok = _auth(sim, request)
-    if isinstance(tok, web.Response):
-        return tok
-    headers, refusal = _throttle(sim, tok, "status")
-    if refusal is not None:
-        return refusal
-    req = _visible(sim, request.match_info["requestId"], tok)
-    if req is None:
-        return _not_found(sim, request.match_info["requestId"], headers)
-    answer = req.as_json(sim.clock.now())
-    _note_terminal(sim, req, answer["requestStatus"])
-    return web.json_response(answer, headers=headers)
-
-
-async def list_requests(request: web.Request) -> web.Response:
-    """GET /v3/reports/reportRequests: newest first, paged with nextCursor (the whole next query string)."""
-    sim = _sim(request)
-    tok = _auth(sim, request)
-    if isinstance(tok, web.Response):
-        return tok
-    headers, refusal = _throttle(sim, tok, "list")
-    if refusal is not None:
-        return refusal
-    now = sim.clock.now()
-    try:
-        q = check_list_query(
-            request.query, sim.config.walmart_list_page_size, now, sim.config.walmart_retention_seconds
-        )
-    except Rejection as exc:
-        return _error(sim, exc.status, exc.code, exc.description, exc.field, headers=headers)
     retention = sim.config.walmart_retention_seconds
+    if req is not None and req.client_id == tok.client_id and sim.clock.now() - req.created_at <= retention:
+        return req
+    text = f"Request id {request_id} not found (unknown, expired or not yours)"
+    raise Rejection(404, "CONTENT_NOT_FOUND", "requestId", text, "DATA")
+
+
+def _reported(sim: Simulator, req: WalmartRequest, now: float) -> dict:
+    """The request object as answered at `now` (the first answer showing READY or ERROR is noted)."""
+    answer = req.as_json(now)
+    if answer["requestStatus"] in ("READY", "ERROR") and req.first_reported_done_at is None:
+        req.first_reported_done_at = sim.clock.now()
+    return answer
+
+
+@_report_call(throttle="status")
+async def status(request: web.Request, sim: Simulator, tok: Token, headers: dict[str, str]) -> web.Response:
+    """GET /v3/reports/reportRequests/{requestId}."""
+    req = _visible(sim, request.match_info["requestId"], tok)
+    return web.json_response(_reported(sim, req, sim.clock.now()), headers=headers)
+
+
+@_report_call(throttle="list")
+async def list_requests(request: web.Request, sim: Simulator, tok: Token, headers: dict[str, str]) -> web.Response:
+    """GET /v3/reports/reportRequests: newest first, paged with nextCursor (the whole next query string)."""
+    now = sim.clock.now()
+    retention = sim.config.walmart_retention_seconds
+    q = check_list_query(request.query, sim.config.walmart_list_page_size, now, retention)
     with sim.lock:
         candidates = list(sim.walmart_requests.values())
     matches = []
@@ -312,31 +288,15 @@ async def list_requests(request: web.Request) -> web.Response:
     return web.json_response(answer, headers=headers)
 
 
-async def download_url(request: web.Request) -> web.Response:
+@_report_call(throttle="download_url")
+async def download_url(request: web.Request, sim: Simulator, tok: Token, headers: dict[str, str]) -> web.Response:
     """GET /v3/reports/downloadReport?requestId=: a pre-signed blob URL when READY; else the status, no URL."""
-    sim = _sim(request)
-    tok = _auth(sim, request)
-    if isinstance(tok, web.Response):
-        return tok
-    headers, refusal = _throttle(sim, tok, "download_url")
-    if refusal is not None:
-        return refusal
     request_id = request.query.get("requestId")
     if not request_id:
-        return _error(
-            sim,
-            400,
-            "MISSING_REQUEST_PARAM",
-            "Missing required query parameter requestId",
-            "requestId",
-            headers=headers,
-        )
+        raise Rejection(400, "MISSING_REQUEST_PARAM", "requestId", "Missing required query parameter requestId")
     req = _visible(sim, request_id, tok)
-    if req is None:
-        return _not_found(sim, request_id, headers)
     now = sim.clock.now()
-    item = req.as_json(now)
-    _note_terminal(sim, req, item["requestStatus"])
+    item = _reported(sim, req, now)
     answer = {
         k: item[k] for k in ("requestId", "requestStatus", "requestSubmissionDate", "reportType", "reportVersion")
     }

@@ -18,12 +18,13 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 @dataclass
 class Rejection(Exception):
-    """A Walmart error to answer: HTTP status, code, field and description."""
+    """A Walmart error to answer: HTTP status, code, field, description and category."""
 
     status: int
     code: str
     field: str | None
     description: str
+    category: str = "REQUEST"
 
 
 def parse_walmart_time(value: Any) -> datetime:

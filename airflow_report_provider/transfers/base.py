@@ -1,23 +1,30 @@
-"""What the transfer operators of every API share: the destination, the output settings, and delivery.
+"""What every transfer operator shares: its write arguments, its ``execute`` flow, delivery and lineage.
 
-The bytes go through the one report writer (:func:`common.report_output.write_report`): bounded chunks, atomic
-publication, length check, optional gzip, sha256, resume, progress lines, and the typed formats.
+An API's transfer (:mod:`.criteo_mpo_to_object_storage`, :mod:`.walmart_to_object_storage`) declares its own
+arguments (the existing job id, anything particular to its files) and how to open its download; the bytes go through
+the one report writer (:func:`common.landing.writer.write_report`) into the :class:`Destination` resolved at the
+start of the try.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
-from airflow_report_provider.common.observability import lineage
-from airflow_report_provider.common.exceptions import ReportValidationError
+from airflow_report_provider.common.exceptions import ReportProviderError, ReportValidationError
+from airflow_report_provider.common.landing.destination import Destination
 from airflow_report_provider.common.landing.settings import DEFAULT_ROW_GROUP_SIZE, OutputSettings, check_output_params
-from airflow_report_provider.common.observability.redaction import redact_url
 from airflow_report_provider.common.landing.sinks import validate_checksum, validate_compression
 from airflow_report_provider.common.landing.sources import DEFAULT_CHUNK_SIZE, ByteOpener
+from airflow_report_provider.common.observability import lineage
+from airflow_report_provider.common.observability.redaction import redact_url
 from airflow_report_provider.operators.arguments import is_runtime_value
+from airflow_report_provider.operators.base import ReportJobOperator
 from airflow_report_provider.operators.outcomes import fail_task
+
+if TYPE_CHECKING:
+    from airflow_report_provider.compat import Context
 
 TRANSFER_TEMPLATE_FIELDS = ("destination", "output_format", "column_types")
 
@@ -65,36 +72,10 @@ def check_destination(destination: Any) -> Any:
 
 
 class Landing(NamedTuple):
-    """Where and how this run writes: the destination path and the checked output settings."""
+    """Where and how this try writes: the destination, resolved once, and the checked output settings."""
 
-    destination: Any
+    destination: Destination
     settings: OutputSettings
-
-
-def landing_for_run(task: Any) -> Landing:
-    """The task's rendered destination and output settings, checked before any HTTP call."""
-    return task.write_options.landing(task.destination, task.output_format, task.column_types)
-
-
-def given_job_id(task: Any, validate: Any) -> str | None:
-    """The existing job the transfer was told to download (``report_id`` / ``request_id``), checked; ``None`` when
-    it submits its own."""
-    value = getattr(task, task.api.job_id_field)
-    if value in (None, ""):
-        return None
-    try:
-        return validate(value)
-    except ReportValidationError as exc:
-        raise fail_task(exc) from exc
-
-
-def deliver(task: Any, context: Any, job_id: str, landing: Landing) -> dict[str, Any]:
-    """Download the finished job into the destination; once written, a job the task submitted is consumed (a
-    cleared task submits afresh)."""
-    result = lineage.remember(task, task.download(job_id, landing))  # kept on the task for OpenLineage
-    if getattr(task, task.api.job_id_field) in (None, ""):
-        task.ledger(context).consume()
-    return result
 
 
 @dataclass(frozen=True)
@@ -136,12 +117,12 @@ class WriteOptions:
         )
 
     def landing(self, destination: Any, output_format: Any, column_types: Any) -> Landing:
-        """The rendered destination and output settings, checked before any HTTP call (a bad one fails the task
-        without retries)."""
+        """The rendered destination, resolved, and the output settings, checked before any HTTP call (a bad one
+        fails the task without retries)."""
         try:
             settings = self.output_settings(output_format, column_types)
             assert settings is not None
-            return Landing(check_destination(destination), settings)
+            return Landing(Destination.resolve(check_destination(destination), self.block_size), settings)
         except ReportValidationError as exc:
             raise fail_task(exc) from exc
 
@@ -155,13 +136,11 @@ class WriteOptions:
         api: str,
         source_format: str = "csv",
         archived: bool = False,
-        **extra: Any,
     ) -> dict[str, Any]:
-        """Land the report at the destination in its output format; the XCom dict (uri, bytes, sha256, rows, ...)
-        plus ``extra``."""
+        """Land the report at the destination in its output format; the XCom dict (uri, bytes, sha256, rows, ...)."""
         from airflow_report_provider.common.landing.writer import write_report  # the formats load when a task runs
 
-        result = write_report(
+        return write_report(
             openers,
             landing.destination,
             landing.settings,
@@ -176,4 +155,141 @@ class WriteOptions:
             description=description,
             checksum=self.checksum,
         )
-        return {**result, **extra}
+
+
+class ReportTransferOperator(ReportJobOperator):
+    """Submit a report job (or take an existing one), wait until it is done, land its file at ``destination``.
+
+    The shared arguments of every transfer:
+
+    :param destination: object-storage URL or ObjectStoragePath (templated), e.g.
+        ``s3://aws_default@bucket/reports/{{ ds }}/report.csv`` or ``file:///data/report.csv``.
+    :param output_format: ``"raw"`` (the bytes as served), ``"csv"``, ``"parquet"`` or ``"ndjson"`` (typed rows).
+    :param column_types: column name -> ``"string"|"int64"|"float64"|"decimal(p,s)"|"date"|"timestamp"``,
+        overriding the default types.
+    :param compression: ``"gzip"`` to compress while streaming (name the destination ``.gz`` yourself).
+    :param chunk_size: read size of the download, bytes.
+    :param block_size: write block (multipart part) size of the object store, bytes.
+    :param max_download_attempts: opens of the download in total (a cut connection resumes with HTTP Range).
+    :param progress_interval: seconds between progress lines of a long download.
+    :param parquet_compression: ``"zstd"`` (default) or ``"snappy"``.
+    :param row_group_size: rows per Parquet row group.
+    :param checksum: ``"sha256"`` (default: the XCom's ``sha256`` of the written object) or ``None`` to skip
+        hashing (a third less CPU per GiB).
+
+    Each API's transfer sets :attr:`validate_job_id`, :attr:`default_output_format`, and :meth:`open_download`.
+    """
+
+    template_fields: Sequence[str] = TRANSFER_TEMPLATE_FIELDS
+    #: The API's check of an existing job id (``report_id``, ``request_id``); raises ``ReportValidationError``.
+    validate_job_id: ClassVar[Callable[[Any], str]]
+    default_output_format: ClassVar[str] = "raw"
+
+    def __init__(
+        self,
+        *,
+        destination: Any,
+        output_format: Any = None,
+        column_types: Any = None,
+        compression: str | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        block_size: int | None = None,
+        max_download_attempts: int = 3,
+        progress_interval: float = 5.0,
+        parquet_compression: str = "zstd",
+        row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
+        checksum: str | None = "sha256",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.destination = destination
+        self.output_format = self.default_output_format if output_format is None else output_format
+        self.column_types = column_types
+        self.write_options = WriteOptions.from_arguments(locals())
+        check_destination_syntax(destination)
+        self.write_options.output_settings(self.output_format, column_types, at_parse=True)
+
+    def check_job_arguments(self) -> None:
+        """DAG-parse check: the existing job id when one is given, else the report arguments."""
+        job_id = getattr(self, self.api.job_id_field)
+        if job_id is None:
+            self.check_literal_arguments()
+        elif not is_runtime_value(job_id):
+            type(self).validate_job_id(job_id)
+
+    # -- execute, top to bottom ----------------------------------------------------------------------------------
+    def execute(self, context: Context) -> dict[str, Any]:
+        return self.land(context)
+
+    def land(self, context: Context, **submit_options: Any) -> dict[str, Any]:
+        """Check the landing, submit (or take the given job), wait until done, deliver."""
+        landing = self.landing()
+        job_id = self.given_job_id()
+        if job_id is None:
+            job_id = self.wait_until_done(self.submit_job(context, **submit_options), "execute_complete")
+        else:
+            job_id = self.job_wait().until_done(self, self.hook, job_id, "execute_complete")
+        return self.deliver(context, job_id, landing)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger: land the file when the job is done, else fail with its status and code."""
+        landing = self.landing()
+        return self.deliver(context, self.job_done(event), landing)
+
+    def landing(self) -> Landing:
+        """This try's destination and output settings, from the rendered arguments, checked before any HTTP call."""
+        return self.write_options.landing(self.destination, self.output_format, self.column_types)
+
+    def given_job_id(self) -> str | None:
+        """The existing job to download (``report_id`` / ``request_id``), checked; ``None`` when it submits its own."""
+        value = getattr(self, self.api.job_id_field)
+        if value in (None, ""):
+            return None
+        try:
+            return type(self).validate_job_id(value)
+        except ReportValidationError as exc:
+            raise fail_task(exc) from exc
+
+    def deliver(self, context: Context, job_id: str, landing: Landing) -> dict[str, Any]:
+        """Land the finished job's file; once written, a job the task submitted is consumed (a cleared task
+        submits afresh)."""
+        result = self.download(job_id, landing)
+        self.remember_lineage(result)
+        if getattr(self, self.api.job_id_field) in (None, ""):
+            self.ledger(context).consume()
+        return result
+
+    def download(self, job_id: str, landing: Landing) -> dict[str, Any]:
+        """Stream the job's file into the destination in the output format; the XCom dict."""
+        try:
+            openers = self.open_download(job_id, landing.settings)
+            result = self.write_options.write(
+                openers,
+                landing,
+                self.log,
+                f"{self.api.job_noun} {job_id}",
+                api=self.api.name,
+                source_format=self.source_format,
+                archived=self.api.archived_downloads,
+            )
+        except ReportProviderError as exc:
+            raise fail_task(exc) from exc
+        return {**result, self.api.job_id_field: job_id}
+
+    def open_download(self, job_id: str, settings: OutputSettings) -> ByteOpener | list[ByteOpener]:
+        """The opener(s) of the job's file(s) through the API's hook."""
+        raise NotImplementedError
+
+    @property
+    def source_format(self) -> str:
+        """The format the API serves the report in (``csv`` or ``json``)."""
+        return "csv"
+
+    def remember_lineage(self, result: dict[str, Any]) -> None:
+        """Keep what OpenLineage asks for after the task (in a fork of this process) on the operator."""
+        self.lineage_record = lineage.TransferRecord.of(self.hook, result[self.api.job_id_field], result)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the report of the downloaded job in (named as the hook names it), the written file out."""
+        record: lineage.TransferRecord | None = getattr(self, "lineage_record", None)
+        return record.operator_lineage() if record is not None else None

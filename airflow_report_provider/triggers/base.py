@@ -27,13 +27,29 @@ from airflow_report_provider.common.exceptions import (
 from airflow_report_provider.common.polling import PollSchedule
 from airflow_report_provider.common.states import EVENT_STATUS_FOR_STATE, EventStatus, ReportStatus
 from airflow_report_provider.common.http.transport import SESSIONS
+from airflow_report_provider.hooks.base import ReportApiAsyncHook
+from airflow_report_provider.operators.report_api import ReportApi
 
 #: Default wait before a trigger gives up, when neither ``timeout`` nor ``deadline`` is given.
 DEFAULT_TIMEOUT_SECONDS = 3 * 3600
 
 
 class ReportJobTrigger(BaseTrigger):
-    """Polls one report job until it is terminal or the deadline passes. Subclasses name the API's fields."""
+    """Polls one report job until it is terminal or the deadline passes.
+
+    Subclasses set ``api`` (the names and poll guidance the operators and sensors use too) and ``hook_class``,
+    and take the job id and connection id under the API's own argument names.
+
+    :param poll_interval: first (and, without ``max_poll_interval``, every) wait between polls, in seconds.
+    :param max_poll_interval: cap of the back-off, in seconds.
+    :param deadline: epoch seconds after which the trigger emits a ``timeout`` event.
+    :param timeout: seconds from now, used when no ``deadline`` is given.
+    """
+
+    #: The API: its field names and poll guidance, copied into the class attributes below.
+    api: ClassVar[ReportApi]
+    #: The API's async hook (its first argument is the connection id).
+    hook_class: ClassVar[type[ReportApiAsyncHook]]
 
     #: Name of the job id in the kwargs and in the event payload ("report_id", "request_id").
     job_id_field: ClassVar[str]
@@ -44,6 +60,14 @@ class ReportJobTrigger(BaseTrigger):
     api_max_poll_interval: ClassVar[float]
     #: Wait before a ``timeout`` event when neither ``timeout`` nor ``deadline`` is given.
     default_timeout_seconds: ClassVar[float] = DEFAULT_TIMEOUT_SECONDS
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        api = cls.__dict__.get("api")
+        if api is not None:
+            cls.job_id_field, cls.conn_id_field = api.job_id_field, api.conn_id_field
+            cls.api_min_poll_interval, cls.api_max_poll_interval = api.min_poll_interval, api.max_poll_interval
+            cls.default_timeout_seconds = api.default_timeout
 
     def __init__(
         self,
@@ -58,6 +82,9 @@ class ReportJobTrigger(BaseTrigger):
         super().__init__()
         self.job_id = job_id
         self.conn_id = conn_id
+        # Also under the API's own names ("report_id", "criteo_mpo_conn_id").
+        setattr(self, self.job_id_field, job_id)
+        setattr(self, self.conn_id_field, conn_id)
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
         if deadline is None:
@@ -85,13 +112,13 @@ class ReportJobTrigger(BaseTrigger):
             max_poll_interval=self.max_poll_interval,
         )
 
-    def make_hook(self) -> Any:
+    def make_hook(self) -> ReportApiAsyncHook:
         """The API's async hook for ``self.conn_id``."""
-        raise NotImplementedError
+        return self.hook_class(self.conn_id)
 
-    async def fetch_status(self, hook: Any) -> ReportStatus:
+    async def fetch_status(self, hook: ReportApiAsyncHook) -> ReportStatus:
         """One status call through the async hook."""
-        raise NotImplementedError
+        return await hook.get_job_status(self.job_id)
 
     def _event(self, status: EventStatus, message: str, **extra: Any) -> TriggerEvent:
         return TriggerEvent({"status": status.value, "message": message, self.job_id_field: self.job_id, **extra})

@@ -206,10 +206,10 @@ def test_openlineage_facets_of_a_transfer(sim, airflow_db, tmp_path):
     result = xcom(dag_run, "transfer")
     operator = dag.get_task("transfer")
     operator.hook.get_conn()  # the API host, as the operator knows it after its download
-    lineage.remember(operator, result)
+    operator.remember_lineage(result)
     facets = operator.get_openlineage_facets_on_complete(None)
     (source,) = facets.inputs
-    assert source.namespace == sim.url.rstrip("/") and "ITEM" in source.name
+    assert source.namespace == sim.url.rstrip("/") and source.name == f"reports/requests/{result['request_id']}"
     (target,) = facets.outputs
     assert (target.namespace, target.name) == ("file", str(tmp_path / "walmart.csv"))
     assert target.outputFacets["outputStatistics"].rowCount == result["rows"]

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from airflow_report_provider.common.observability.lineage import criteo_report_name, storage_dataset, storage_uri, walmart_report_name
+from airflow_report_provider.common.observability.lineage import report_name, storage_dataset, storage_uri
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -60,16 +60,9 @@ def test_object_storage_is_named_as_openlineage_names_it(uri, expected):
 
 
 def test_report_names():
-    from datetime import datetime, timezone
-
-    start, end = datetime(2026, 11, 23, 5, tzinfo=timezone.utc), datetime(2026, 11, 23, 6, tzinfo=timezone.utc)
-    assert (
-        criteo_report_name(["456", "123"], (start, end))
-        == "marketplace-performance-outcomes/advertisers=123,456/window=2026-11-23T05:00:00Z--2026-11-23T06:00:00Z"
-    )
-    assert criteo_report_name("123", None, 60) == "marketplace-performance-outcomes/advertisers=123/lookback=60m"
-    assert criteo_report_name(None, None, report_id="r-1") == "marketplace-performance-outcomes/exports/r-1"
-    assert walmart_report_name("item", "v4") == "reports/ITEM/v4"
+    """One name per report, whoever records it (hook lineage or a transfer's facets): the job it was served from."""
+    assert report_name("criteo_mpo", "r-1") == "marketplace-performance-outcomes/exports/r-1"
+    assert report_name("walmart", "q-1") == "reports/requests/q-1"
 
 
 def openlineage_env(events: Path) -> dict[str, str]:
@@ -125,11 +118,10 @@ def test_transfer_complete_events_carry_input_and_output(sim, airflow_db, s3_buc
     criteo = complete_event(events, "criteo_transfer_deferrable.transfer")
     (source,) = criteo["inputs"]
     assert source["namespace"] == api
-    # The window is the one the export asked for (the run's data interval).
+    # The export the transfer landed, named as the hook-level lineage names it (one dataset per report).
     jobs = {rid: (j.attributes if hasattr(j, "attributes") else j["attributes"]) for rid, j in sim.criteo_jobs.items()}
-    (attributes,) = [a for a in jobs.values() if sorted(a["advertiserIds"]) == ["123", "456"]]
-    start, end = (attributes[k].replace(".000", "").replace("+00:00", "Z") for k in ("startDate", "endDate"))
-    assert source["name"] == f"marketplace-performance-outcomes/advertisers=123,456/window={start}--{end}"
+    (transferred,) = [rid for rid, a in jobs.items() if sorted(a["advertiserIds"]) == ["123", "456"]]
+    assert source["name"] == f"marketplace-performance-outcomes/exports/{transferred}"
     (target,) = criteo["outputs"]
     assert (target["namespace"], target["name"]) == (f"s3://{s3_bucket.name}", criteo_key)
     written = s3_bucket.read(criteo_key)
@@ -137,7 +129,8 @@ def test_transfer_complete_events_carry_input_and_output(sim, airflow_db, s3_buc
 
     walmart = complete_event(events, "walmart_transfer_blocking.transfer")
     (source,) = walmart["inputs"]
-    assert source["namespace"] == api and source["name"].startswith("reports/")
+    (request_id,) = sim.walmart_requests
+    assert source["namespace"] == api and source["name"] == f"reports/requests/{request_id}"
     (target,) = walmart["outputs"]
     assert (target["namespace"], target["name"]) == ("file", str(walmart_file))
     assert target["outputFacets"]["outputStatistics"]["size"] == walmart_file.stat().st_size

@@ -11,9 +11,9 @@ import asyncio
 import re
 import threading
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Hashable
 
+from airflow_report_provider.common.http.loops import PerLoop
 from airflow_report_provider.common.http.protocol import AccessToken
 from airflow_report_provider.common.observability.redaction import mask_secret
 
@@ -29,9 +29,7 @@ class TokenCache:
         self._tokens: dict[Hashable, tuple[AccessToken, float]] = {}
         self._guard = threading.Lock()
         self._thread_locks: dict[Hashable, threading.Lock] = {}
-        self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, asyncio.Lock]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._loop_locks: PerLoop[dict[Hashable, asyncio.Lock]] = PerLoop(dict)
         self.fetches = 0
 
     def _fresh(self, key: Hashable) -> AccessToken | None:
@@ -48,10 +46,8 @@ class TokenCache:
             return self._thread_locks.setdefault(key, threading.Lock())
 
     def _loop_lock(self, key: Hashable) -> asyncio.Lock:
-        loop = asyncio.get_running_loop()
-        with self._guard:
-            locks = self._loop_locks.setdefault(loop, {})
-            return locks.setdefault(key, asyncio.Lock())
+        # Only the running loop's coroutines use its locks: no thread lock is needed past PerLoop's own.
+        return self._loop_locks.get().setdefault(key, asyncio.Lock())
 
     def _store(self, key: Hashable, token: AccessToken) -> str:
         with self._guard:

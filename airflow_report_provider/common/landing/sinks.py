@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import struct
 import uuid
 import zlib
@@ -20,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_report_provider.common.exceptions import ReportValidationError, TransferError
-from airflow_report_provider.common.observability.redaction import redact_url
+from airflow_report_provider.common.observability.redaction import scrub
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -206,10 +205,3 @@ class Output:
         except Exception as exc:
             raise TransferError(f"writing {self.uri} failed: {type(exc).__name__}: {scrub(str(exc))}") from exc
 
-
-_URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
-
-
-def scrub(text: str) -> str:
-    """Drop query strings and credentials of any URL in an error text (pre-signed signatures live there)."""
-    return _URL.sub(lambda m: redact_url(m.group(0)) if ("?" in m.group(0) or "@" in m.group(0)) else m.group(0), text)

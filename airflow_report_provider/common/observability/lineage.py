@@ -1,12 +1,12 @@
 """OpenLineage for the transfers: the report at the API as input, the written file as output.
 
-The transfers call :func:`remember` with their XCom dict (``uri``, ``bytes``, ``rows``, ``columns``, ...) while
-they run, and their ``get_openlineage_facets_on_complete`` delegates to :func:`criteo_transfer_lineage` or
-:func:`walmart_transfer_lineage` (OpenLineage calls it after the task, in a fork of the task process: everything
-needed is kept on the operator). Datasets are named as OpenLineage names them: object storage by
-:func:`storage_dataset` (``s3://bucket`` + key, ``gs://bucket`` + path, ``file`` + absolute path); the report by
-the API's ``scheme://host`` and a name built from the request (advertisers and window for Criteo, report type and
-version for Walmart). No name or namespace carries a user, a password, a query string or a token.
+The transfers keep a :class:`TransferRecord` of what they wrote (their XCom dict: ``uri``, ``bytes``, ``rows``,
+``columns``, ...), and their ``get_openlineage_facets_on_complete`` returns its :meth:`~TransferRecord.operator_lineage`
+(OpenLineage calls it after the task, in a fork of the task process: everything needed is kept on the operator). Datasets are named
+as OpenLineage names them: object storage by :func:`storage_dataset` (``s3://bucket`` + key, ``gs://bucket`` +
+path, ``file`` + absolute path); a report by the API's ``scheme://host`` and :func:`report_name`, the job the API
+served it from, the one name the hooks (hook-level lineage) and the operators (OpenLineage facets) both use. No
+name or namespace carries a user, a password, a query string or a token.
 
 Nothing here imports OpenLineage at module level: without ``apache-airflow-providers-openlineage`` the facets
 method is never called, and the provider works unchanged.
@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
-#: Attribute of the operator holding what lineage needs after the task: the XCom dict and the API host.
-STATE_ATTRIBUTE = "_report_lineage"
 #: fsspec protocol -> the scheme OpenLineage uses in a namespace.
 _SCHEMES = {"s3a": "s3", "s3n": "s3", "gcs": "gs"}
 
@@ -58,65 +56,45 @@ def storage_uri(path: Any) -> str:
     return f"file://{name}" if namespace == "file" else f"{namespace}/{name}"
 
 
-def _iso(moment: Any) -> str:
-    if isinstance(moment, datetime):
-        moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-        return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return str(moment)
+#: The name of a report at its API, by the API's protocol name: the job the report was served from.
+REPORT_NAMES = {
+    "criteo_mpo": "marketplace-performance-outcomes/exports/{job_id}",
+    "walmart": "reports/requests/{job_id}",
+}
 
 
-def _ids(values: Any) -> str:
-    if values is None:
-        return ""
-    if isinstance(values, (str, int)):
-        values = str(values).split(",")
-    return ",".join(sorted(str(v).strip() for v in values if str(v).strip()))
-
-
-def criteo_report_name(advertiser_ids: Any, window: tuple[Any, Any] | None, lookback_minutes: Any = None, report_id: Any = None) -> str:
-    """``marketplace-performance-outcomes/advertisers=1,2/window=<start>--<end>`` (or ``lookback=<n>m``)."""
-    base = "marketplace-performance-outcomes"
-    advertisers = _ids(advertiser_ids)
-    if not advertisers:
-        return f"{base}/exports/{report_id}" if report_id else base
-    name = f"{base}/advertisers={advertisers}"
-    if window is not None and window[0] is not None:
-        return f"{name}/window={_iso(window[0])}--{_iso(window[1]) if window[1] is not None else 'now'}"
-    if lookback_minutes:
-        return f"{name}/lookback={lookback_minutes}m"
-    return name
-
-
-def walmart_report_name(report_type: Any, report_version: Any, request_id: Any = None) -> str:
-    """``reports/<TYPE>/<version>`` (``reports/requests/<id>`` when only a request id is known)."""
-    if report_type:
-        return f"reports/{str(report_type).upper()}/{report_version or 'latest'}"
-    return f"reports/requests/{request_id}" if request_id else "reports"
+def report_name(api: str, job_id: Any) -> str:
+    """The dataset name of the report of job ``job_id`` at ``api`` (``criteo_mpo``, ``walmart``)."""
+    return REPORT_NAMES[api].format(job_id=job_id)
 
 
 # --------------------------------------------------------------------------------------------- state
 
 
-def remember(operator: Any, result: dict[str, Any]) -> dict[str, Any]:
-    """Keep the transfer's XCom dict and its API host on the operator for lineage; return ``result`` unchanged."""
-    api_url = ""
-    try:
-        api_url = public_url(operator.hook.protocol.host)
-    except Exception:  # lineage is best effort; the host is also absent when the hook never connected
-        log.debug("no API host for lineage", exc_info=True)
-    setattr(operator, STATE_ATTRIBUTE, {"result": dict(result), "api_url": api_url})
-    return result
+@dataclass(frozen=True)
+class TransferRecord:
+    """What a transfer's lineage needs after the task: the API's ``scheme://host``, the report's name, and the
+    XCom dict of what was written (OpenLineage asks in a fork of the task process, so the operator keeps this)."""
 
+    api_url: str
+    input_name: str
+    result: Mapping[str, Any]
 
-def _state(operator: Any) -> dict[str, Any]:
-    return getattr(operator, STATE_ATTRIBUTE, None) or {}
+    @classmethod
+    def of(cls, client: Any, job_id: str, result: Mapping[str, Any]) -> TransferRecord:
+        """The record of a transfer that downloaded job ``job_id`` through ``client`` (a hook: its ``protocol``
+        has ``api_name`` and ``host``)."""
+        protocol = client.protocol
+        api_url = ""
+        try:
+            api_url = public_url(protocol.host)
+        except Exception:  # lineage is best effort; the host is also absent when the hook never connected
+            log.debug("no API host for lineage", exc_info=True)
+        return cls(api_url, report_name(protocol.api_name, job_id), dict(result))
 
-
-def _context(task_instance: Any) -> Mapping[str, Any]:
-    try:
-        return task_instance.get_template_context()
-    except Exception:
-        return {}
+    def operator_lineage(self) -> Any:
+        """The OperatorLineage of the transfer (None without OpenLineage)."""
+        return build_lineage(self.api_url, self.input_name, self.result)
 
 
 # --------------------------------------------------------------------------------------------- facets
@@ -166,44 +144,6 @@ def build_lineage(input_namespace: str, input_name: str, result: Mapping[str, An
     return OperatorLineage(inputs=inputs, outputs=outputs)
 
 
-def criteo_transfer_lineage(operator: Any, task_instance: Any) -> Any:
-    """Lineage of a Criteo MPO transfer: the export's advertisers and window in, the written file out."""
-    state = _state(operator)
-    result = state.get("result") or {}
-    window = None
-    if getattr(operator, "advertiser_ids", None) and not getattr(operator, "report_id", None):
-        window = _criteo_window(operator, task_instance)
-    name = criteo_report_name(
-        getattr(operator, "advertiser_ids", None),
-        window,
-        getattr(operator, "lookback_window", None),
-        result.get("report_id") or getattr(operator, "report_id", None),
-    )
-    return build_lineage(state.get("api_url", ""), name, result)
-
-
-def _criteo_window(operator: Any, task_instance: Any) -> tuple[Any, Any] | None:
-    """The window the operator asked for: its own ``report_window`` rule, with the run's context."""
-    try:
-        window = operator.report_window(_context(task_instance))
-    except Exception:
-        log.debug("no report window for lineage", exc_info=True)
-        return None
-    return None if window is None else (getattr(window, "start", None), getattr(window, "end", None))
-
-
-def walmart_transfer_lineage(operator: Any, task_instance: Any) -> Any:
-    """Lineage of a Walmart transfer: the report type and version in, the written file out."""
-    state = _state(operator)
-    result = state.get("result") or {}
-    name = walmart_report_name(
-        getattr(operator, "report_type", None),
-        getattr(operator, "report_version", None),
-        result.get("request_id") or getattr(operator, "request_id", None),
-    )
-    return build_lineage(state.get("api_url", ""), name, result)
-
-
 # --------------------------------------------------------------------------------------------- hook level
 
 #: Asset URI schemes of the reports hooks read: ``<api>+<the API's own scheme>``, e.g.
@@ -227,12 +167,24 @@ def asset_to_openlineage(asset: Any, lineage_context: Any = None) -> Any:
     return Dataset(namespace=f"{parts.scheme.rpartition('+')[2]}://{parts.netloc}", name=parts.path.lstrip("/"))
 
 
-def record_hook_input(hook: Any, name: str) -> None:
-    """Tell Airflow's hook lineage collector that ``hook`` reads the report ``name`` (best effort)."""
+def record_hook_input(hook: Any, job_id: str) -> None:
+    """Tell Airflow's hook lineage collector that ``hook`` reads the report of job ``job_id`` (best effort)."""
     try:
         from airflow_report_provider.compat import get_hook_lineage_collector
 
         protocol = hook.protocol
-        get_hook_lineage_collector().add_input_asset(context=hook, uri=report_asset_uri(protocol.api_name, protocol.host, name))
+        uri = report_asset_uri(protocol.api_name, protocol.host, report_name(protocol.api_name, job_id))
+        get_hook_lineage_collector().add_input_asset(context=hook, uri=uri)
     except Exception:
         log.debug("could not record hook lineage", exc_info=True)
+
+
+def record_output(path: Any, uri: str) -> None:
+    """Tell Airflow's hook lineage collector about a written object, as ObjectStoragePath.open would (best effort;
+    ``uri`` as :func:`storage_uri` names it: no connection id, no credentials)."""
+    try:
+        from airflow_report_provider.compat import get_hook_lineage_collector
+
+        get_hook_lineage_collector().add_output_asset(context=path, uri=uri)
+    except Exception:
+        log.debug("could not record lineage for %s", uri, exc_info=True)

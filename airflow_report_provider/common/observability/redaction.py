@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit, urlunsplit
+
+_URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
 
 
 def redact_url(url: str) -> str:
@@ -13,6 +16,11 @@ def redact_url(url: str) -> str:
         host = f"{host}:{parts.port}"
     query = "<redacted>" if parts.query else ""
     return urlunsplit((parts.scheme, host, parts.path, query, ""))
+
+
+def scrub(text: str) -> str:
+    """Drop query strings and credentials of any URL in an error text (pre-signed signatures live there)."""
+    return _URL.sub(lambda m: redact_url(m.group(0)) if ("?" in m.group(0) or "@" in m.group(0)) else m.group(0), text)
 
 
 def mask_secret(value: str | None) -> None:

@@ -69,7 +69,7 @@ def _parse_mapping_text(text: str) -> Any:
 
 def default_type(api: str, column: str) -> str:
     """The type a column gets without an override: Criteo's known metrics and time buckets; text otherwise."""
-    if api == "criteo" and not column.endswith("Id"):
+    if api.startswith("criteo") and not column.endswith("Id"):
         return _CRITEO_TYPES.get(column, "string")
     return "string"
 
